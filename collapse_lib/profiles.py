@@ -1,0 +1,48 @@
+"""Profiles scale every experiment without changing its code (course specification §2).
+
+- ``quick``: CPU-only and offline; the whole book executes in minutes on two cores.
+- ``gpu``: the default when CUDA is present; each chapter fits a free Colab T4 session.
+- ``paper``: the settings of the papers, for a data-center GPU.
+
+``COLLAPSE_PROFILE`` selects one; without it, ``gpu`` when CUDA is available and
+``quick`` otherwise.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Mapping, TypeVar
+
+from .validation import check_choice
+
+PROFILES = ("quick", "gpu", "paper")
+
+T = TypeVar("T")
+
+
+def resolve_profile(name: str | None = None) -> str:
+    """The profile to use: ``name`` if given, else ``COLLAPSE_PROFILE``, else the fallback."""
+    if name is None:
+        name = os.environ.get("COLLAPSE_PROFILE") or None
+    if name is None:
+        from .runtime import cuda_available
+
+        return "gpu" if cuda_available() else "quick"
+    return check_choice("profile", name.strip().lower() if isinstance(name, str) else name, PROFILES)
+
+
+def pick(configs: Mapping[str, T], profile: str | None = None, **overrides) -> T:
+    """The config of ``profile`` from a ``{profile: config}`` table, with overrides."""
+    name = resolve_profile(profile)
+    cfg = configs[name]
+    return replace(cfg, **overrides) if overrides else cfg
+
+
+def banner(profile: str | None = None) -> str:
+    """The line printed at the top of every chapter."""
+    from .runtime import cuda_available
+
+    name = resolve_profile(profile)
+    where = "a CUDA GPU" if cuda_available() else "the CPU"
+    source = "COLLAPSE_PROFILE" if os.environ.get("COLLAPSE_PROFILE") else "default for this machine"
+    return f"collapse_lib profile: {name} ({source}); running on {where}"

@@ -1,0 +1,75 @@
+"""Where and how computations run: device, dtype, seeding, the cache directory.
+
+Torch is imported only when a device or dtype is asked for, so the chapters that run
+on NumPy alone start quickly.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+#: Purposes of the random streams of one generation. Each generation of a run draws
+#: from its own streams, so a resumed run draws exactly what an uninterrupted one would.
+STREAMS = ("real", "synthetic", "policy", "eval")
+
+
+def generation_rng(seed: int, generation: int, purpose: str) -> np.random.Generator:
+    """The random stream of ``purpose`` at ``generation`` of a run seeded by ``seed``.
+
+    Streams depend only on ``(seed, generation, purpose)``: they do not depend on how
+    many generations ran before, which is what makes resuming exact.
+    """
+    if purpose not in STREAMS:
+        raise ValueError(f"purpose={purpose!r} is not allowed: it must be one of {STREAMS}")
+    return np.random.default_rng([int(seed), int(generation), STREAMS.index(purpose)])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's legacy and (when imported) torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def device():
+    """CUDA when it is present, else the CPU (a ``torch.device``)."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_dtype(dev=None):
+    """The reduced precision to train in: bf16 where supported, fp16 on older GPUs
+    (such as the T4), float32 on the CPU."""
+    import torch
+
+    dev = dev or device()
+    if getattr(dev, "type", str(dev)) != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def cuda_available() -> bool:
+    """Whether a CUDA device is usable, without importing torch when it is absent."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def cache_dir(*parts: str) -> Path:
+    """The directory for downloaded data, checkpoints and runs (created on demand).
+
+    ``COLLAPSE_CACHE`` overrides the default ``~/.cache/collapse_lib``.
+    """
+    root = Path(os.environ.get("COLLAPSE_CACHE", Path.home() / ".cache" / "collapse_lib"))
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,50 @@
+"""Closed forms of "A Tale of Tails" (Dohmatob et al., ICML 2024) for Zipf data.
+
+A memorising learner (Hutter, 2021) trained on T samples of a distribution q errs on
+the real mass of everything it has not seen: E[error] = sum_i p_i (1 - q_i)^T. With
+q = p (real data) and p_i proportional to i^-beta, the error falls like T^-(1 - 1/beta).
+If the training data come from a model whose tail is cut at rank k (top-k decoding),
+the items beyond k are never seen and the error stops at a plateau equal to their mass,
+sum_{i>k} p_i, which is about k^-(beta-1) / ((beta-1) zeta(beta)): more data no longer
+help. "Loss of scaling" is the paper's name for it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import zeta
+
+from ..decoding import top_k_filter
+from ..families.zipf import zipf_probs
+
+
+def memoriser_error(true_probs, train_probs, T) -> np.ndarray:
+    """E[real mass unseen in T samples of ``train_probs``], for each T of an array."""
+    p = np.asarray(true_probs, float)
+    q = np.asarray(train_probs, float)
+    T = np.atleast_1d(np.asarray(T, float))
+    with np.errstate(divide="ignore"):
+        log_miss = np.where(q < 1, np.log1p(-np.minimum(q, 1.0)), -np.inf)
+    return np.exp(T[:, None] * log_miss[None, :]) @ p
+
+
+def tail_cut_error(T, k: int | None, exponent: float, n_outcomes: int) -> np.ndarray:
+    """Expected error after training on T samples of the Zipf law cut at rank k
+    (``k=None``: real data, no cut)."""
+    p = zipf_probs(n_outcomes, exponent)
+    q = p if k is None else top_k_filter(p, k)
+    return memoriser_error(p, q, T)
+
+
+def plateau(k: int, exponent: float, n_outcomes: int) -> float:
+    """The exact floor of the error under a cut at rank k: sum_{i>k} p_i."""
+    return float(zipf_probs(n_outcomes, exponent)[k:].sum())
+
+
+def plateau_asymptotic(k, exponent: float):
+    """k^-(beta-1) / ((beta-1) zeta(beta)), the large-k form of the floor."""
+    return np.asarray(k, float) ** (1.0 - exponent) / ((exponent - 1.0) * zeta(exponent))
+
+
+def scaling_exponent(exponent: float) -> float:
+    """c = 1 - 1/beta: without a cut the error falls like T^-c."""
+    return 1.0 - 1.0 / exponent
