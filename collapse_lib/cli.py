@@ -1,0 +1,92 @@
+"""Command line: run a chapter's experiment headless and write its numbers and figures.
+
+    python -m collapse_lib run distributions --profile quick --out runs/distributions
+
+writes ``config.json`` (the settings), ``results.json`` (the chapter's numbers) and
+``figures/*.png`` into the output directory.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .profiles import PROFILES, resolve_profile
+from .store import atomic_write_bytes, atomic_write_json
+
+
+def _distributions(profile: str, seed: int):
+    from .experiments import distributions as d
+    from .plots import distributions as p
+
+    cfg = d.config(profile, seed=seed)
+    sand, gauss, approx, zipf = d.run_all(cfg)
+    figures = {
+        "sandwich_bars": p.sandwich_bars(sand),
+        "sandwich_collapse": p.sandwich_collapse(sand),
+        "gaussian_collapse": p.gaussian_collapse(gauss),
+        "bell_curves": p.bell_curves(*d.bell_curves(cfg)),
+        "approximation_errors": p.approximation_errors(approx),
+        "zipf_tail_cut": p.zipf_tail_cut(zipf),
+    }
+    return d.config_dict(cfg), d.summary(sand, gauss, approx, zipf), figures
+
+
+#: experiment name -> function(profile, seed) returning (config, results, figures)
+EXPERIMENTS = {"distributions": _distributions}
+
+
+def run(experiment: str, profile: str | None, out: Path, seed: int = 0) -> dict:
+    """Run ``experiment`` and write its outputs under ``out``; returns the results."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment={experiment!r} is not allowed: it must be one of {sorted(EXPERIMENTS)}")
+    profile = resolve_profile(profile)
+    start = time.perf_counter()
+    config, results, figures = EXPERIMENTS[experiment](profile, seed)
+    seconds = time.perf_counter() - start
+    out = Path(out)
+    atomic_write_json(out / "config.json", {"experiment": experiment, "profile": profile, **config})
+    atomic_write_json(out / "results.json", {"experiment": experiment, "profile": profile, "seconds": seconds, **results})
+    for name, fig in figures.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120)
+        plt.close(fig)
+        atomic_write_bytes(out / "figures" / f"{name}.png", buf.getvalue())
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collapse_lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a chapter's experiment")
+    r.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    r.add_argument("--profile", default=None, help=f"one of {', '.join(PROFILES)} (default: COLLAPSE_PROFILE or the machine's)")
+    r.add_argument("--out", type=Path, required=True, help="output directory")
+    r.add_argument("--seed", type=int, default=0)
+    sub.add_parser("profile", help="print the profile in use")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "profile":
+            from .profiles import banner
+
+            print(banner())
+            return 0
+        start = time.perf_counter()
+        run(args.experiment, args.profile, args.out, args.seed)
+        print(f"{args.experiment}: wrote {args.out}/results.json and figures in {time.perf_counter() - start:.1f} s")
+        return 0
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Closed forms against simulation. Every tolerance is Z standard errors of a mean over
+the chains, with the standard error taken from the theory where it has one and from
+the chains' sample spread otherwise."""
+import numpy as np
+import pytest
+from scipy.special import polygamma
+
+from collapse_lib import Replace, run_generations
+from collapse_lib.families import CategoricalFamily, CategoricalSource, GaussianFamily, GaussianSource
+from collapse_lib.theory import categorical as tc
+from collapse_lib.theory import gaussian as tg
+from collapse_lib.theory import zipf as tz
+
+Z = 5.0  # a 5-standard-error band: a correct formula fails with probability < 1e-6
+
+
+def gaussian_chains(M, generations, chains, estimator="unbiased", dim=1, seed=0):
+    cov = np.eye(dim)
+    return run_generations(GaussianFamily(dim, estimator), GaussianSource(np.zeros(dim), cov), Replace(),
+                           generations=generations, samples=M, chains=chains, seed=seed, progress=False)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "mle"])
+def test_expected_variance_and_its_spread(estimator):
+    M, G, C = 20, 30, 20_000
+    h = gaussian_chains(M, G, C, estimator)
+    var = h["cov"][..., 0, 0]
+    g = np.arange(G + 1)
+    se = np.sqrt(tg.variance_of_variance(g, M, estimator=estimator) / C)
+    assert np.all(np.abs(var.mean(1) - tg.expected_variance(g, M, estimator=estimator)) < Z * se)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "mle"])
+def test_log_variance_falls_linearly_so_the_variance_collapses_almost_surely(estimator):
+    M, G, C = 10, 200, 5000
+    h = gaussian_chains(M, G, C, estimator)
+    log_var = np.log(h["cov"][..., 0, 0])
+    g = np.arange(G + 1)
+    # log var_g is a sum of g+1 independent log(chi2_{M-1}/den): variance (g+1) trigamma((M-1)/2)
+    se = np.sqrt((g + 1) * polygamma(1, (M - 1) / 2) / C)
+    assert np.all(np.abs(log_var.mean(1) - tg.expected_log_variance(g, M, estimator=estimator)) < Z * se)
+    # almost-sure collapse, through Markov's inequality on the standard deviation:
+    # P(var_g >= eps) <= E[sd_g] / sqrt(eps), which the chains must respect
+    eps = 1e-3
+    bound = tg.expected_std(G, M, estimator=estimator) / np.sqrt(eps)
+    assert bound < 0.2
+    assert np.mean(h["cov"][-1, :, 0, 0] >= eps) <= bound + Z * np.sqrt(bound * (1 - bound) / C)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "mle"])
+def test_mean_drift_and_expected_standard_deviation(estimator):
+    M, G, C = 25, 40, 20_000
+    h = gaussian_chains(M, G, C, estimator)
+    g = np.arange(G + 1)
+    drift = h["mean"][..., 0] ** 2
+    se = drift.std(1) / np.sqrt(C)
+    assert np.all(np.abs(drift.mean(1) - tg.mean_drift(g, M, estimator=estimator)) < Z * se + 1e-12)
+    sd = np.sqrt(h["cov"][..., 0, 0])
+    se_sd = np.sqrt(np.maximum(tg.expected_variance(g, M, estimator=estimator) - tg.expected_std(g, M, estimator=estimator) ** 2, 0) / C)
+    assert np.all(np.abs(sd.mean(1) - tg.expected_std(g, M, estimator=estimator)) < Z * se_sd)
+
+
+def test_expected_w2_squared_and_sample_variance_of_a_generation():
+    M, G, C = 25, 40, 20_000
+    h = gaussian_chains(M, G, C)
+    g = np.arange(G + 1)
+    mean, var = h["mean"][..., 0], h["cov"][..., 0, 0]
+    w2 = mean**2 + (np.sqrt(var) - 1) ** 2
+    assert np.all(np.abs(w2.mean(1) - tg.expected_w2_squared(g, M)) < Z * w2.std(1) / np.sqrt(C) + 1e-12)
+    # SI 3.1.1: a sample of generation g has variance s (1 + (g+1)/M) when unbiased
+    np.testing.assert_allclose(tg.sample_variance_of_generation(g, M), 1 + (g + 1) / M)
+    assert np.all(np.diff(tg.expected_w2_squared(np.arange(2000), M)) > 0)  # grows without bound
+
+
+def test_log_det_of_a_refitted_2d_gaussian():
+    M, G, C, d = 8, 30, 5000, 2
+    h = gaussian_chains(M, G, C, dim=d)
+    logdet = np.linalg.slogdet(h["cov"])[1]
+    g = np.arange(G + 1)
+    se = np.sqrt((g + 1) * sum(polygamma(1, (M - i) / 2) for i in range(1, d + 1)) / C)
+    assert np.all(np.abs(logdet.mean(1) - tg.expected_log_det(g, M, 0.0, d)) < Z * se)
+    se_drift = (h["mean"] ** 2).sum(-1).std(1) / np.sqrt(C)
+    assert np.all(np.abs((h["mean"] ** 2).sum(-1).mean(1) - tg.mean_drift(g, M, dim_trace=d)) < Z * se_drift + 1e-12)
+
+
+def test_wright_fisher_survival_and_martingale():
+    p = np.array([35, 35, 5, 5, 1, 1, 18]) / 100
+    M, G, C = 100, 60, 20_000
+    h = run_generations(CategoricalFamily(7), CategoricalSource(p), Replace(), generations=G, samples=M,
+                        chains=C, seed=2, progress=False)
+    probs = h["probs"]
+    for k, q in enumerate(p):
+        surv = tc.survival_probability(q, M, G)
+        se = np.sqrt(surv * (1 - surv) / C)
+        assert np.all(np.abs((probs[:, :, k] > 0).mean(1) - surv) < Z * se + 1e-12)
+        # E[p_g] = q, Var[p_g] = q(1-q)(1 - (1 - 1/M)^(g+1))
+        var = q * (1 - q) * (1 - (1 - 1 / M) ** (np.arange(G + 1) + 1))
+        assert np.all(np.abs(probs[:, :, k].mean(1) - q) < Z * np.sqrt(var / C))
+    dist = tc.wright_fisher(0.05, M, G)
+    np.testing.assert_allclose(dist.sum(1), 1.0)
+    assert tc.one_generation_loss(0.01, 100) == pytest.approx(0.99**100)
+    np.testing.assert_allclose(tc.survival_probability(0.01, 100, 0)[0], 1 - 0.99**100)
+
+
+def test_zipf_memoriser_error_and_plateau():
+    from collapse_lib.families import CategoricalParams
+    from collapse_lib.families.zipf import zipf_probs
+    from collapse_lib.metrics import unseen_mass
+    from collapse_lib.runtime import generation_rng
+
+    N, beta, C = 5000, 2.0, 400
+    p = zipf_probs(N, beta)
+    for k in (None, 20):
+        fam = CategoricalFamily(N, top_k=k)
+        for i, T in enumerate([30, 1000, 30_000]):
+            counts = fam.sample(CategoricalParams(np.broadcast_to(p, (C, N))), T, generation_rng(0, i, "synthetic")).counts
+            err = unseen_mass(p, counts)
+            expected = tz.tail_cut_error(T, k, beta, N)[0]
+            assert abs(err.mean() - expected) < Z * err.std() / np.sqrt(C) + 1e-12
+    # the floor is the cut-off mass, and its large-k form is close to it
+    assert tz.tail_cut_error(1e9, 20, beta, N)[0] == pytest.approx(tz.plateau(20, beta, N))
+    assert tz.plateau(100, beta, 10**6) == pytest.approx(tz.plateau_asymptotic(100, beta), rel=0.01)
+    assert tz.scaling_exponent(2.0) == 0.5
