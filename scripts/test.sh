@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run every test: the library's unit tests, the execution of every chapter (nbmake),
+# the paired-notebook check and the strict book build. Arguments go to pytest:
+#
+#   bash scripts/test.sh                   # everything
+#   bash scripts/test.sh -m "not slow"     # skip chapter execution and the book build
+#   bash scripts/test.sh tests/test_notebooks_paired.py
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+
+# Tests run the quick profile: CPU-only, offline, minutes on two cores.
+export COLLAPSE_PROFILE=quick
+
+status=0
+python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests; that is a failure" >&2
+    exit 1
+fi
+exit "$status"
