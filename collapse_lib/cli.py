@@ -16,25 +16,11 @@ from .profiles import PROFILES, resolve_profile
 from .store import atomic_write_bytes, atomic_write_json
 
 
-def _distributions(profile: str, seed: int):
-    from .experiments import distributions as d
-    from .plots import distributions as p
-
-    cfg = d.config(profile, seed=seed)
-    sand, gauss, approx, zipf = d.run_all(cfg)
-    figures = {
-        "sandwich_bars": p.sandwich_bars(sand),
-        "sandwich_collapse": p.sandwich_collapse(sand),
-        "gaussian_collapse": p.gaussian_collapse(gauss),
-        "bell_curves": p.bell_curves(*d.bell_curves(cfg)),
-        "approximation_errors": p.approximation_errors(approx),
-        "zipf_tail_cut": p.zipf_tail_cut(zipf),
-    }
-    return d.config_dict(cfg), d.summary(sand, gauss, approx, zipf), figures
-
-
-#: experiment name -> function(profile, seed) returning (config, results, figures)
-EXPERIMENTS = {"distributions": _distributions}
+#: experiment name -> module whose ``cli_run(profile, seed)`` returns (config, results, figures)
+EXPERIMENTS = {
+    "distributions": "collapse_lib.experiments.distributions",
+    "gmm": "collapse_lib.experiments.gmm",
+}
 
 
 def run(experiment: str, profile: str | None, out: Path, seed: int = 0) -> dict:
@@ -50,7 +36,9 @@ def run(experiment: str, profile: str | None, out: Path, seed: int = 0) -> dict:
         raise ValueError(f"experiment={experiment!r} is not allowed: it must be one of {sorted(EXPERIMENTS)}")
     profile = resolve_profile(profile)
     start = time.perf_counter()
-    config, results, figures = EXPERIMENTS[experiment](profile, seed)
+    import importlib
+
+    config, results, figures = importlib.import_module(EXPERIMENTS[experiment]).cli_run(profile, seed)
     seconds = time.perf_counter() - start
     out = Path(out)
     atomic_write_json(out / "config.json", {"experiment": experiment, "profile": profile, **config})

@@ -32,3 +32,12 @@ def test_cli_rejects_an_unknown_profile(tmp_path):
     assert r.returncode == 2
     assert "profile='fast'" in r.stderr and "quick" in r.stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_every_registered_experiment_has_a_cli_hook():
+    import importlib
+
+    from collapse_lib.cli import EXPERIMENTS
+
+    for name, module in EXPERIMENTS.items():
+        assert callable(importlib.import_module(module).cli_run), name

@@ -1,0 +1,247 @@
+"""Gaussian mixtures: the batched EM against scikit-learn, sampling, the closed-form L2
+distance, the per-component collapse theory, the chapter's experiments and bad settings.
+
+Statistical tolerances are Z standard errors computed from the number of points or
+chains; numerical ones are a few hundred float64 roundings."""
+import numpy as np
+import pytest
+import torch
+from scipy.special import polygamma
+from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture
+
+from collapse_lib import Accumulate, Replace, run_generations
+from collapse_lib.experiments import gmm as chapter
+from collapse_lib.families.gmm import GMMFamily, GMMParams, GMMPoints, sample_mixture, source_params, two_clusters
+from collapse_lib.families.gmm_em import fit_em, initial_parameters, m_step, mean_log_likelihood
+from collapse_lib.metrics_gmm import gaussian_overlap, l2_squared, mixture_pdf
+from collapse_lib.runtime import generation_rng
+from collapse_lib.theory import gmm as tg
+
+Z = 5.0
+
+
+def clustered(chains, n, seed, separation=4.0):
+    return two_clusters(separation).sample(chains, n, np.random.default_rng(seed))
+
+
+# ------------------------------------------------------------------ EM vs scikit-learn
+@pytest.mark.parametrize("separation", [1.0, 4.0])
+def test_em_from_the_same_start_gives_scikit_learns_fit(separation):
+    x = clustered(3, 300, 1, separation)
+    w, m, s = initial_parameters(torch.tensor(x), 2)
+    res = fit_em(torch.tensor(x), 2, init=(w, m, s), tol=1e-6, max_iter=500)
+    for c in range(x.shape[0]):
+        sk = GaussianMixture(2, tol=1e-6, max_iter=500, weights_init=w[c].numpy(), means_init=m[c].numpy(),
+                             precisions_init=np.linalg.inv(s[c].numpy())).fit(x[c])
+        assert res.n_iter[c].item() == sk.n_iter_ and bool(res.converged[c]) == sk.converged_
+        np.testing.assert_allclose(res.weights[c].numpy(), sk.weights_, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(res.means[c].numpy(), sk.means_, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(res.covs[c].numpy(), sk.covariances_, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("separation", [0.5, 2.0, 6.0])
+def test_em_from_scikit_learns_start_does_at_least_as_well(separation):
+    """Both run to a tight tolerance from scikit-learn's own k-means start: our fit's
+    log-likelihood is at least scikit-learn's."""
+    x = clustered(4, 300, 2, separation)
+    xt = torch.tensor(x)
+    for c in range(x.shape[0]):
+        sk = GaussianMixture(2, tol=1e-9, max_iter=3000, random_state=c).fit(x[c])
+        # scikit-learn's start: one M-step on the labels of KMeans(n_init=1) seeded alike
+        labels = KMeans(2, n_init=1, random_state=c).fit(x[c]).labels_
+        resp = torch.nn.functional.one_hot(torch.as_tensor(labels, dtype=torch.long), 2).double().T[None]
+        init = m_step(xt[c : c + 1], resp, 1e-6)
+        ours = fit_em(xt[c : c + 1], 2, init=init, tol=1e-9, max_iter=3000)
+        ll = mean_log_likelihood(xt[c : c + 1], ours.weights, ours.means, ours.covs).item()
+        assert ll >= sk.score(x[c]) - 1e-9
+
+
+@pytest.mark.parametrize("separation", [2.0, 6.0])
+def test_em_from_its_own_start_finds_scikit_learns_optimum_on_clustered_data(separation):
+    """With distinct clusters both starts lead to the same optimum. (On one blob the
+    likelihood has several local optima, and either start may land on the better one.)"""
+    x = clustered(4, 300, 3, separation)
+    xt = torch.tensor(x)
+    res = fit_em(xt, 2, tol=1e-9, max_iter=3000)
+    ll = mean_log_likelihood(xt, res.weights, res.means, res.covs).numpy()
+    for c in range(x.shape[0]):
+        sk = GaussianMixture(2, tol=1e-9, max_iter=3000, random_state=c).fit(x[c])
+        assert ll[c] >= sk.score(x[c]) - 1e-7
+
+
+def test_em_stops_each_chain_at_its_own_iteration_and_leaves_the_start_unchanged():
+    x = np.concatenate([clustered(2, 200, 3, 8.0), clustered(2, 200, 3, 0.3)])
+    start = [a.numpy().copy() for a in initial_parameters(torch.tensor(x), 2)]
+    kept = [a.copy() for a in start]
+    res = fit_em(torch.tensor(x), 2, init=start, tol=1e-6, max_iter=1000)
+    assert res.n_iter[:2].max() < res.n_iter[2:].min()
+    for a, b in zip(start, kept):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_em_on_a_chain_of_identical_points_stays_finite():
+    x = np.zeros((1, 20, 2))
+    res = fit_em(torch.tensor(x), 2, tol=1e-3, max_iter=50)
+    assert torch.isfinite(res.covs).all() and torch.isfinite(res.means).all()
+
+
+# ---------------------------------------------------------------------------- sampling
+def test_sampling_reproduces_weights_means_and_covariances():
+    w = np.array([[0.3, 0.7]])
+    m = np.array([[[-5.0, 1.0], [4.0, -2.0]]])
+    s = np.array([[[[1.0, 0.5], [0.5, 2.0]], [[0.3, -0.1], [-0.1, 0.2]]]])
+    n = 200_000
+    x = sample_mixture(w, m, s, n, np.random.default_rng(0))[0]
+    left = x[:, 0] < 0  # the components are 9 apart on the first axis
+    frac = left.mean()
+    assert abs(frac - 0.3) < Z * np.sqrt(0.3 * 0.7 / n)
+    for k, sel in enumerate([left, ~left]):
+        pts = x[sel]
+        se = np.sqrt(np.diag(s[0, k]) / len(pts))
+        assert np.all(np.abs(pts.mean(0) - m[0, k]) < Z * se)
+        # the sample variance of N points has standard error sqrt(2/(N-1)) sigma^2
+        assert np.all(np.abs(pts.var(0) - np.diag(s[0, k])) < Z * np.sqrt(2 / len(pts)) * np.diag(s[0, k]))
+
+
+def test_sampling_uses_one_draw_on_the_rng():
+    params = source_params(two_clusters())
+    fam = GMMFamily()
+    rng = np.random.default_rng(4)
+    fam.sample(params, 50, rng)
+    ref = np.random.default_rng(4)
+    ref.standard_normal((1, 50, 3))
+    assert rng.standard_normal() == ref.standard_normal()
+
+
+# ------------------------------------------------------------------------ L2 distance
+def test_l2_closed_form_matches_integration_on_a_grid():
+    a = GMMParams(np.array([0.4, 0.6]), np.array([[-1.0, 0.0], [1.5, 0.5]]),
+                  np.array([[[0.5, 0.2], [0.2, 0.4]], [[0.3, 0.0], [0.0, 0.8]]]))
+    b = GMMParams(np.array([1.0]), np.array([[0.2, 0.1]]), np.array([[[1.2, -0.3], [-0.3, 0.9]]]))
+    h = 0.02
+    g = np.arange(-8, 8, h)
+    X, Y = np.meshgrid(g, g)
+    pts = np.stack([X, Y], -1)
+    pa = mixture_pdf(pts, a.weights, a.means, a.covs)
+    pb = mixture_pdf(pts, b.weights, b.means, b.covs)
+    assert pa.sum() * h * h == pytest.approx(1.0, abs=1e-6)
+    numeric = ((pa - pb) ** 2).sum() * h * h
+    closed = l2_squared(a.weights, a.means, a.covs, b.weights, b.means, b.covs)
+    # the midpoint rule on a smooth, decaying integrand: error far below 1e-6 here
+    assert closed == pytest.approx(numeric, rel=1e-6)
+    assert l2_squared(a.weights, a.means, a.covs, a.weights, a.means, a.covs) == pytest.approx(0.0, abs=1e-14)
+
+
+def test_l2_of_a_narrow_gaussian_grows_like_one_over_its_variance():
+    # ||N(0, s^2 I)||^2 = 1 / (4 pi s^2) in two dimensions
+    for s2 in (1e-2, 1e-4):
+        one = (np.array([1.0]), np.zeros((1, 2)), s2 * np.eye(2)[None])
+        far = (np.array([1.0]), np.full((1, 2), 100.0), np.eye(2)[None])
+        assert l2_squared(*one, *far) == pytest.approx(1 / (4 * np.pi * s2) + 1 / (4 * np.pi), rel=1e-9)
+    assert gaussian_overlap(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2)) == pytest.approx(1 / (4 * np.pi))
+
+
+# --------------------------------------------------------------------- family + engine
+def test_family_fits_recover_the_real_mixture():
+    src = two_clusters()
+    x = src.sample(4, 4000, np.random.default_rng(0))
+    p = GMMFamily().fit(GMMPoints(x))
+    n_k = 2000  # points per component
+    for k in range(2):
+        se = np.sqrt(np.diag(src.covs[k]) / n_k)
+        assert np.all(np.abs(p.means[:, k] - src.means[k]) < Z * se)
+    assert np.all(np.abs(p.weights - 0.5) < Z * np.sqrt(0.25 / 4000))
+
+
+def test_engine_runs_the_family_with_replace_and_accumulate():
+    fam = GMMFamily(tol=1e-4)
+    kw = dict(generations=4, samples=30, chains=3, seed=1, progress=False)
+    rep = run_generations(fam, two_clusters(), Replace(), **kw)
+    acc = run_generations(fam, two_clusters(), Accumulate(), **kw)
+    np.testing.assert_array_equal(rep["means"][0], acc["means"][0])  # generation 0: same real data
+    assert rep["covs"].shape == (5, 3, 2, 2, 2)
+    assert np.all(np.diff(rep["means"][..., 0], axis=-1) >= 0)  # components ordered by first coordinate
+    # generation 1 of replace is fitted to the synthetic set drawn from generation 0
+    x1 = fam.sample_points(GMMParams(rep["weights"][0], rep["means"][0], rep["covs"][0]), 30,
+                           generation_rng(1, 1, "synthetic"))
+    np.testing.assert_allclose(fam.fit(GMMPoints(x1)).means, rep["means"][1], atol=1e-12)
+    assert (GMMPoints(x1) + GMMPoints(x1)).n == 60
+
+
+def test_component_log_det_follows_the_per_component_theory():
+    """Far-apart clusters: given the fitted weights, each component's log det drifts by
+    the sum of single-Gaussian steps; the mean over chains is within Z standard errors.
+    Chains are kept by their weights alone (every count >= 10), which is allowed: the
+    counts do not depend on the covariance noise."""
+    M, G, C = 200, 10, 300
+    h = run_generations(GMMFamily(tol=1e-6), two_clusters(40.0), Replace(), generations=G, samples=M, chains=C,
+                        seed=5, progress=False)
+    keep = (np.rint(h["weights"][1:] * M) >= 10).all(axis=(0, 2))
+    assert keep.mean() > 0.9
+    log_det = np.linalg.slogdet(h["covs"][:, keep])[1]  # (G+1, C', K)
+    drift = log_det[1:] - log_det[0]
+    mean, var = tg.conditional_log_det_drift(h["weights"][1:, keep], M, 2)
+    err = (drift - mean).mean(1)  # (G, K)
+    se = np.sqrt(var.mean(1) / keep.sum())
+    assert np.all(np.abs(err) < Z * se)
+    assert np.all(drift.mean(1)[-1] < 0)
+
+
+def test_log_det_step_moments_against_chi_square_draws():
+    n, d, R = 25, 2, 100_000
+    rng = np.random.default_rng(0)
+    steps = sum(np.log(rng.chisquare(n - i, R)) for i in range(1, d + 1)) - d * np.log(n)
+    assert abs(steps.mean() - tg.log_det_step_mean(n, d)) < Z * np.sqrt(tg.log_det_step_var(n, d) / R)
+    assert tg.log_det_step_var(n, d) == pytest.approx(sum(polygamma(1, (n - i) / 2) for i in (1, 2)))
+    assert tg.log_det_step_mean(10_000, 2) == pytest.approx(-5 / 10_000, rel=1e-2)
+
+
+# ------------------------------------------------------------------------ experiments
+TINY = chapter.GMMConfig(samples=40, generations=8, chains=3, snapshots=(0, 4, 8), scaling_samples=(20, 40),
+                         scaling_horizon=0.2, scaling_chains=2, accumulate_generations=3, accumulate_chains=2,
+                         tol=1e-4, device="cpu")
+
+
+def test_chapter_experiments_and_summary_on_a_tiny_config(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", TINY)
+    monkeypatch.setenv("CI", "true")
+    cfg_dict, results, figs = chapter.cli_run("quick", seed=0)
+    assert cfg_dict["samples"] == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_pace",
+                                                      "gmm_replace_vs_accumulate"}
+    r = results["recursion"]
+    assert r["generations"] == 8 and r["chains"] == 3 and r["median_l2_final"] > r["median_l2_start"]
+    assert set(results["policies"]) == {"replace", "accumulate"} and set(results["scaling"]) == {"20", "40"}
+
+
+def test_profiles_scale_samples_and_snapshots():
+    quick, gpu = chapter.config("quick"), chapter.config("gpu")
+    assert gpu.samples == 1000 and gpu.generations == 2000
+    assert gpu.snapshots == (0, 50, 100, 150, 200, 350, 2000)
+    assert quick.samples < gpu.samples and quick.generations < gpu.generations
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("samples", 5), ("generations", 0), ("chains", 0), ("real_data", "three_blobs"), ("tol", 0.0),
+    ("snapshots", (0, 9999)), ("accumulate_generations", 5000), ("accumulate_chains", 100), ("device", "tpu"),
+    ("scaling_samples", (2,)), ("separation", -1.0),
+])
+def test_bad_settings_are_rejected_with_their_name(setting, value):
+    with pytest.raises(ValueError, match=setting) as err:
+        chapter.config("gpu", **{setting: value})
+    assert "not allowed" in str(err.value)
+
+
+@pytest.mark.parametrize("kw", [dict(n_components=0), dict(tol=-1.0), dict(max_iter=0), dict(reg_covar=-1.0),
+                                dict(dtype="float16"), dict(device="tpu")])
+def test_bad_family_settings_are_rejected(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        GMMFamily(**kw)
+
+
+def test_engine_refuses_too_few_samples_for_the_mixture():
+    with pytest.raises(ValueError, match="samples=5"):
+        run_generations(GMMFamily(), two_clusters(), Replace(), generations=2, samples=5, progress=False)
