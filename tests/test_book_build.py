@@ -31,7 +31,7 @@ def jupyter_book() -> str:
 @pytest.mark.slow
 def test_book_builds_strictly(tmp_path):
     env = dict(os.environ)
-    env.update(COLLAPSE_PROFILE="quick", CI="true")
+    env.update(COLLAPSE_PROFILE="quick", CI="true", COLLAPSE_CACHE=str(tmp_path / "cache"))
     env.pop("MPLBACKEND", None)  # figures come from the notebooks' inline backend
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])

@@ -25,9 +25,10 @@ CHAPTERS = book_config.chapter_sources()
 TIMEOUT_S = 600
 
 
-def quick_env() -> dict[str, str]:
+def quick_env(cache) -> dict[str, str]:
+    """The quick profile, silent bars, and an empty cache so that every run computes."""
     env = dict(os.environ)
-    env.update(COLLAPSE_PROFILE="quick", CI="true")
+    env.update(COLLAPSE_PROFILE="quick", CI="true", COLLAPSE_CACHE=str(cache))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -46,7 +47,7 @@ def test_chapter_executes(md, tmp_path):
     cmd = [sys.executable, "-m", "pytest", "--nbmake", f"--nbmake-timeout={TIMEOUT_S}",
            "-p", "no:cacheprovider", "-q", str(notebook.relative_to(tmp_path))]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=tmp_path, env=quick_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=tmp_path, env=quick_env(tmp_path / "cache"), capture_output=True, text=True,
                           timeout=TIMEOUT_S + 120)
     elapsed = time.perf_counter() - start
     print(f"{md.name}: executed in {elapsed:.1f} s (quick profile)")
