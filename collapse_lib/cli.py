@@ -20,6 +20,7 @@ from .store import atomic_write_bytes, atomic_write_json
 EXPERIMENTS = {
     "distributions": "collapse_lib.experiments.distributions",
     "gmm": "collapse_lib.experiments.gmm",
+    "vae": "collapse_lib.experiments.vae",
 }
 
 

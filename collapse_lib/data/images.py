@@ -1,0 +1,146 @@
+"""Images: MNIST (the ``gpu`` and ``paper`` profiles) and scikit-learn's 8x8 digits
+(the offline ``quick`` profile).
+
+MNIST comes through ``torchvision.datasets.MNIST`` and is downloaded once into
+``collapse_lib.runtime.cache_dir("mnist")``. Without a network the loader fails within
+seconds, with a message that names what could not be fetched and the ``quick`` profile,
+which needs no network: it checks for the files first, then for the download server
+(an HTTP request with a short timeout), and only then imports torchvision. ``COLLAPSE_OFFLINE=1`` (or
+``HF_HUB_OFFLINE=1``) skips the network check and fails at once.
+
+The digits of ``sklearn.datasets.load_digits`` (1,797 images of 8x8 pixels with 17
+grey levels, from the UCI handwritten digits) ship with scikit-learn.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..validation import check_choice, check_fraction
+
+DATASETS = ("digits", "mnist")
+
+#: A file on the first download mirror of ``torchvision.datasets.MNIST``.
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class OfflineError(ConnectionError):
+    """A real data set is neither cached nor reachable."""
+
+
+@dataclass
+class ImageData:
+    """A labelled image data set, split into train and test; pixels ``uint8`` (N, side*side)."""
+
+    name: str
+    side: int
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    @property
+    def pixels(self) -> int:
+        return self.side * self.side
+
+    def describe(self) -> str:
+        return (f"{self.name}: {len(self.train_images):,} training and {len(self.test_images):,} test images "
+                f"of {self.side}x{self.side} pixels")
+
+
+@dataclass
+class ImageSource:
+    """Real data for the engine: each chain draws ``n`` distinct images of a pool."""
+
+    images: np.ndarray  # (N, pixels), uint8
+
+    def sample(self, chains: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Images (chains, n, pixels), drawn without replacement with one call on ``rng``."""
+        N = len(self.images)
+        if n > N:
+            raise ValueError(f"samples={n!r} is not allowed: the real data set has only {N} images")
+        idx = np.argsort(rng.random((chains, N)), axis=1)[:, :n]
+        return self.images[idx]
+
+
+def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageData:
+    """scikit-learn's 8x8 digits, offline, split at random (fixed ``seed``) into train
+    and test; the 17 grey levels 0..16 become 8-bit pixels."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    test_fraction = check_fraction("test_fraction", test_fraction)
+    d = sk_load_digits()
+    images = np.rint(d.data * (255.0 / 16.0)).astype(np.uint8)
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_test = int(round(test_fraction * len(images)))
+    test, train = order[:n_test], order[n_test:]
+    return ImageData("digits", 8, images[train], d.target[train], images[test], d.target[test])
+
+
+def _offline_requested() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes") for v in ("COLLAPSE_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def can_reach(url: str = MNIST_URL, timeout: float = 3.0) -> bool:
+    """Whether ``url`` answers an HTTP HEAD request within about ``timeout`` seconds.
+
+    The request runs in a daemon thread that is abandoned when it takes too long, so a
+    slow name lookup (which socket timeouts do not cover) cannot stall the caller."""
+    import urllib.request
+
+    ok = []
+
+    def attempt():
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+                ok.append(True)
+        except Exception:  # no route, no name, refused, HTTP error: not reachable
+            pass
+
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return bool(ok)
+
+
+def mnist_cached(root: Path) -> bool:
+    raw = Path(root) / "MNIST" / "raw"
+    return all((raw / f).exists() for f in MNIST_FILES)
+
+
+def load_mnist(root: str | Path | None = None, timeout: float = 3.0) -> ImageData:
+    """MNIST (60,000 training and 10,000 test images of 28x28 pixels), downloaded once
+    through ``torchvision.datasets.MNIST`` into ``cache_dir("mnist")``."""
+    from ..runtime import cache_dir
+
+    root = Path(root) if root is not None else cache_dir("mnist")
+    if not mnist_cached(root):
+        what = f"MNIST could not be fetched from {MNIST_URL.rsplit('/', 1)[0]} into {root}"
+        if _offline_requested():
+            raise OfflineError(f"{what}: offline mode is set (COLLAPSE_OFFLINE or HF_HUB_OFFLINE); "
+                               "the 'quick' profile runs offline on scikit-learn's digits "
+                               "(COLLAPSE_PROFILE=quick)")
+        if not can_reach(MNIST_URL, timeout):
+            raise OfflineError(f"{what}: the server did not answer (no network, or no reply within {timeout:g} s); "
+                               "the 'quick' profile "
+                               "runs offline on scikit-learn's digits (COLLAPSE_PROFILE=quick)")
+    try:
+        import torchvision
+    except ImportError as err:
+        raise ImportError("MNIST is loaded through torchvision, which is not installed: "
+                          "pip install torchvision, or use the 'quick' profile (COLLAPSE_PROFILE=quick)") from err
+    sets = [torchvision.datasets.MNIST(str(root), train=train, download=True) for train in (True, False)]
+    images = [s.data.numpy().reshape(len(s.data), -1).astype(np.uint8) for s in sets]
+    labels = [s.targets.numpy().astype(np.int64) for s in sets]
+    return ImageData("mnist", 28, images[0], labels[0], images[1], labels[1])
+
+
+def load_images(name: str) -> ImageData:
+    """A data set by name: ``digits`` (offline) or ``mnist`` (downloads once)."""
+    check_choice("dataset", name, DATASETS)
+    return load_digits() if name == "digits" else load_mnist()

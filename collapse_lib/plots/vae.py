@@ -1,0 +1,83 @@
+"""Figures of chapter 3, variational autoencoders."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..experiments.vae import PAPER, VAEResult, effective_classes
+from .style import spread
+
+POLICY_LABELS = {"replace": "replace (no real data)", "mix": "mix (10 % real)", "accumulate": "accumulate",
+                 "fresh": "fresh real"}
+
+
+def tile(images: np.ndarray, side: int, cols: int = 8, pad: int = 1) -> np.ndarray:
+    """Images (n, side*side) in a grid (rows x cols) of ink values in [0, 1] (1 = full
+    ink), with ``pad`` pixels of blank paper (0) between and around them."""
+    images = np.asarray(images, float).reshape(-1, side, side)
+    if images.max(initial=0) > 1:
+        images = images / 255.0
+    n = len(images)
+    rows = -(-n // cols)
+    out = np.zeros((rows * (side + pad) + pad, cols * (side + pad) + pad))
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[pad + r * (side + pad):pad + r * (side + pad) + side, pad + c * (side + pad):pad + c * (side + pad) + side] = im
+    return out
+
+
+def _label(name: str, res: VAEResult) -> str:
+    return POLICY_LABELS.get(name, name)
+
+
+def latent_spread(res: VAEResult, show_paper: bool = True):
+    """The paper's collapse measure per generation: mean and spread over chains."""
+    g = res.generations
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, p in res.policies.items():
+        spread(ax, g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0))
+    ax.axhline(res.real_spread.mean(), color="0.5", linestyle=":", label="real test images")
+    if show_paper:
+        ax.plot(np.arange(len(PAPER["latent_std"])), PAPER["latent_std"], "k--", marker="x",
+                label="Shumailov et al. (MNIST, one run)")
+    ax.set(xlabel="generation", ylabel="std of generation-0 latent means",
+           title="Latent spread of each generation's images")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def class_balance(res: VAEResult):
+    """Effective number of digit classes (exp of the entropy of the predicted classes)
+    and the class shares of the last generation."""
+    g = res.generations
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for name, p in res.policies.items():
+        spread(axes[0], g, effective_classes(p.shares), label=_label(name, res), marker="o", quantiles=(0.0, 1.0))
+    axes[0].axhline(float(effective_classes(res.real_shares)), color="0.5", linestyle=":", label="real data")
+    axes[0].set(xlabel="generation", ylabel="effective number of classes", title="Diversity of the digits drawn")
+    axes[0].legend(fontsize=8)
+    width = 0.8 / (len(res.policies) + 1)
+    x = np.arange(10)
+    axes[1].bar(x - 0.4 + width / 2, res.real_shares, width, color="0.6", label="real data")
+    for i, (name, p) in enumerate(res.policies.items(), start=1):
+        axes[1].bar(x - 0.4 + width * (i + 0.5), p.shares[-1].mean(0), width, label=f"{_label(name, res)}, gen. {g[-1]}")
+    axes[1].set(xlabel="predicted digit", ylabel="share of images", xticks=x, title="Class shares (mean over chains)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grids(res: VAEResult, policy: str, generations=None, images: int = 36):
+    """Images of chain 0, one panel per generation, with real images first."""
+    p = res.policies[policy]
+    gens = list(res.generations if generations is None else generations)
+    panels = [("real", res.real_grid[:images])] + [(f"generation {t}", p.grids[t, :images]) for t in gens]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.6))
+    for ax, (title, ims) in zip(np.atleast_1d(axes), panels):
+        ax.imshow(tile(ims, res.side, cols=int(np.ceil(np.sqrt(len(ims))))), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"Samples, {_label(policy, res)} (chain 0)")
+    fig.tight_layout()
+    return fig

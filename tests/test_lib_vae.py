@@ -1,0 +1,337 @@
+"""Chapter 3 pieces: image data, the VAE networks and family, the engine driving it
+(policies, resuming), the measures, the figures and the chapter's settings."""
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from collapse_lib import Mix, Replace, run_generations
+from collapse_lib.data import ImageSource, OfflineError, load_digits, load_images, load_mnist
+from collapse_lib.data import images as image_data
+from collapse_lib.experiments import vae as chapter
+from collapse_lib.families.vae import ImageSet, VAEFamily, fit_seed, to_uint8
+from collapse_lib.families.vae_models import ConvVAE, MLPVAE, train_vaes
+from collapse_lib.runtime import generation_rng
+
+torch.set_num_threads(1)
+
+#: a VAE small enough that a generation trains in a fraction of a second
+TINY = dict(latent=2, hidden=16, epochs=2, batch_size=32, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def tiny_config(**kw):
+    base = dict(dataset="digits", arch="mlp", latent=2, hidden=16, samples=60, generations=3, chains=2, epochs=2,
+                batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2, classifier_hidden=16)
+    return chapter.VAEConfig(**{**base, **kw})
+
+
+# ---------------------------------------------------------------------------- data
+def test_digits_split_is_complete_and_8_bit(digits):
+    assert digits.side == 8 and digits.pixels == 64
+    assert len(digits.train_images) + len(digits.test_images) == 1797
+    assert digits.train_images.dtype == np.uint8 and digits.train_images.max() == 255
+    # 17 grey levels 0..16 map to distinct 8-bit values
+    assert len(np.unique(np.concatenate([digits.train_images, digits.test_images]))) == 17
+    assert set(digits.train_labels) == set(range(10))
+
+
+def test_image_source_draws_distinct_images_per_chain():
+    pool = np.arange(50, dtype=np.uint8)[:, None].repeat(4, axis=1)
+    x = ImageSource(pool).sample(3, 20, np.random.default_rng(0))
+    assert x.shape == (3, 20, 4)
+    for c in range(3):
+        assert len(set(x[c, :, 0])) == 20
+    with pytest.raises(ValueError, match=r"samples=51 .*only 50"):
+        ImageSource(pool).sample(1, 51, np.random.default_rng(0))
+
+
+def test_load_images_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"dataset='cifar' .*'digits', 'mnist'"):
+        load_images("cifar")
+
+
+def test_mnist_fails_at_once_when_offline_mode_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(OfflineError, match=r"MNIST could not be fetched.*'quick' profile"):
+        load_mnist(tmp_path)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_mnist_fails_within_seconds_without_a_network(tmp_path, monkeypatch):
+    """A server name that cannot resolve (the reserved .invalid domain) fails the check."""
+    monkeypatch.delenv("COLLAPSE_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(image_data, "MNIST_URL", "https://mnist-mirror.invalid/t10k-labels-idx1-ubyte.gz")
+    start = time.perf_counter()
+    with pytest.raises(OfflineError, match=r"MNIST could not be fetched from https://mnist-mirror.invalid.*"
+                                           r"no network, or no reply within 0.5 s.*COLLAPSE_PROFILE=quick"):
+        load_mnist(tmp_path, timeout=0.5)
+    assert time.perf_counter() - start < 0.5 + 0.5 + 0.5  # the timeout, the thread's grace, slack
+
+
+def test_a_hanging_request_is_abandoned_after_the_timeout(monkeypatch):
+    """A lookup or connection that never returns (simulated) costs the timeout, not a hang."""
+    import urllib.request
+
+    def hang(*args, **kwargs):
+        time.sleep(5)
+
+    monkeypatch.setattr(urllib.request, "urlopen", hang)
+    start = time.perf_counter()
+    assert not image_data.can_reach("https://example.org/", timeout=0.3)
+    assert time.perf_counter() - start < 0.3 + 0.5 + 0.5
+
+
+def test_cached_mnist_skips_the_network_and_needs_torchvision(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in image_data.MNIST_FILES:
+        (raw / f).write_bytes(b"")
+    monkeypatch.setenv("COLLAPSE_OFFLINE", "1")  # would fail if the network were consulted
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install torchvision"):
+            load_mnist(tmp_path)
+    else:
+        with pytest.raises(Exception) as err:  # empty files: torchvision itself refuses them
+            load_mnist(tmp_path)
+        assert not isinstance(err.value, OfflineError)
+
+
+# ------------------------------------------------------------------------ networks
+def test_conv_vae_is_the_papers_model():
+    m = ConvVAE()
+    assert sum(p.numel() for p in m.parameters()) == 647_081  # as printed in the authors' notebook
+    x = torch.rand(3, 784)
+    mu, logvar = m.encode(x)
+    assert mu.shape == logvar.shape == (3, 20)
+    y = m.decode(mu)
+    assert y.shape == (3, 784) and bool(((y >= 0) & (y <= 1)).all())
+
+
+def test_conv_family_trains_all_chains_at_once_also_in_bfloat16():
+    """The conv path (MNIST's model, here on 8x8 images) through the vectorised trainer,
+    in float32 and under bfloat16 autocast as on a recent GPU."""
+    fam = VAEFamily(arch="conv", pixels=64, hidden=4, latent=2, epochs=1, batch_size=8, device="cpu")
+    x = fam.summarize(np.random.default_rng(0).random((2, 16, 64)))
+    params = fam.fit(x)
+    assert params.weights.shape == (2, fam.n_weights) and np.isfinite(params.loss).all()
+    assert fam.sample(params, 5, np.random.default_rng(1)).images.shape == (2, 5, 64)
+    torch.manual_seed(0)
+    models = [ConvVAE(8, 4, 2), ConvVAE(8, 4, 2)]
+    losses = train_vaes(models, torch.rand(2, 16, 64), [1, 2], epochs=1, batch_size=8, lr=1e-3, weight_decay=1e-5,
+                        amp_dtype=torch.bfloat16)
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+
+
+def test_loss_is_bce_plus_closed_form_kl():
+    torch.manual_seed(0)
+    m = MLPVAE(pixels=6, hidden=5, latent=3)
+    x, eps = torch.rand(4, 6), torch.randn(4, 3)
+    mu, logvar = m.encode(x)
+    z = mu + eps * torch.exp(0.5 * logvar)
+    p = m.decode(z)
+    bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum()
+    kl = sum(torch.distributions.kl_divergence(torch.distributions.Normal(mu[i], torch.exp(0.5 * logvar[i])),
+                                               torch.distributions.Normal(0.0, 1.0)).sum() for i in range(4))
+    torch.testing.assert_close(m.loss(x, eps), bce + kl, rtol=1e-5, atol=1e-4)
+
+
+# -------------------------------------------------------------------------- family
+def test_image_sets_pool_by_concatenation_and_round_to_8_bits():
+    a, b = ImageSet(np.zeros((2, 3, 4), np.uint8)), ImageSet(np.full((2, 5, 4), 7, np.uint8))
+    both = a + b
+    assert both.n == 8 and both.chains == 2 and (both.images[:, 3:] == 7).all()
+    x = np.array([0.0, 0.5, 1.0, 1.2, -0.1])
+    np.testing.assert_array_equal(to_uint8(x), [0, 128, 255, 255, 0])
+    np.testing.assert_allclose(ImageSet(to_uint8(x)[None, None]).floats(), np.clip(x, 0, 1)[None, None], atol=0.5 / 255)
+
+
+def test_family_rejects_bad_settings_and_shapes():
+    with pytest.raises(ValueError, match=r"arch='rnn' .*'mlp', 'conv'"):
+        VAEFamily(arch="rnn")
+    with pytest.raises(ValueError, match=r"pixels=36 .*divisible by 4"):
+        VAEFamily(arch="conv", pixels=36)
+    with pytest.raises(ValueError, match=r"pixels=50 .*square"):
+        VAEFamily(arch="conv", pixels=50)
+    with pytest.raises(ValueError, match=r"weight_decay=-1"):
+        VAEFamily(weight_decay=-1)
+    with pytest.raises(ValueError, match=r"epochs=0 "):
+        VAEFamily(epochs=0)
+    with pytest.raises(ValueError, match=r"\(chains, n, 64\)"):
+        VAEFamily().summarize(np.zeros((5, 64)))
+
+
+def test_fit_is_a_deterministic_function_of_the_data(digits):
+    fam = VAEFamily(**TINY)
+    data = fam.summarize(np.stack([digits.train_images[:40], digits.train_images[40:80]]))
+    a, b = fam.fit(data), fam.fit(data)
+    assert a.weights.shape == (2, fam.n_weights) and a.weights.dtype == np.float32
+    np.testing.assert_array_equal(a.weights, b.weights)
+    other = fam.fit(fam.summarize(np.stack([digits.train_images[:40], digits.train_images[80:120]])))
+    assert not np.array_equal(a.weights[1], other.weights[1])
+    assert fit_seed(0, 0, data.images[0]) != fit_seed(0, 1, data.images[0]) != fit_seed(1, 0, data.images[0])
+
+
+def test_training_beats_the_best_image_that_ignores_the_latent(digits):
+    """With KL = 0 the best a VAE can do is one constant image, the pixel means, whose
+    loss per image is the mean binary cross-entropy against them; training that uses
+    the latent must end below it (and far below the untrained 64 log 2)."""
+    x = digits.train_images[:400].astype(np.float64) / 255.0
+    m = x.mean(0).clip(1e-6, 1 - 1e-6)
+    constant = float(-(x * np.log(m) + (1 - x) * np.log(1 - m)).sum(1).mean())
+    fam = VAEFamily(latent=4, hidden=64, epochs=40, batch_size=64, lr=3e-3, device="cpu")
+    params = fam.fit(fam.summarize(digits.train_images[None, :400]))
+    assert float(params.loss[0]) < constant < 64 * math.log(2)
+
+
+def test_sample_draws_with_one_call_and_decodes_pixel_means(digits):
+    fam = VAEFamily(**TINY)
+    params = fam.fit(fam.summarize(digits.train_images[None, :40].repeat(2, 0)))
+    rng, twin = np.random.default_rng(5), np.random.default_rng(5)
+    s = fam.sample(params, 7, rng)
+    z = twin.standard_normal((2, 7, fam.latent))
+    assert s.images.shape == (2, 7, 64) and s.images.dtype == np.uint8
+    np.testing.assert_array_equal(s.images, to_uint8(fam.decode(params, z)))
+    assert rng.random() == twin.random()  # both streams advanced by the same single draw
+    mu = fam.encode_means(params, 1, s.images[1])
+    assert mu.shape == (7, fam.latent)
+
+
+# ------------------------------------------------------------- engine and policies
+def test_engine_drives_the_family_with_replace_and_mix(digits):
+    fam, src = VAEFamily(**TINY), ImageSource(digits.train_images)
+    kw = dict(generations=2, samples=30, chains=2, seed=3, progress=False,
+              record=lambda p, d, t: {"images": d.images, "loss": p.loss})
+    rep = run_generations(fam, src, Replace(), **kw)
+    mix = run_generations(fam, src, Mix(0.2), **kw)
+    real = src.sample(2, 30, generation_rng(3, 0, "real"))
+    np.testing.assert_array_equal(rep["images"][0], real)
+    np.testing.assert_array_equal(mix["images"][0], real)
+    for t in (1, 2):
+        # replace: only synthetic images; mix: 6 of the chain's real images, then 24 synthetic
+        assert rep["images"][t].shape == mix["images"][t].shape == (2, 30, 64)
+        for c in range(2):
+            real_rows = {r.tobytes() for r in real[c]}
+            assert all(r.tobytes() in real_rows for r in mix["images"][t, c, :6])
+    np.testing.assert_array_equal(rep["loss"][0], mix["loss"][0])  # same real data, same first model
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path):
+    cfg = tiny_config(policies=("mix",))
+    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    full = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "full")
+
+    def stop_after_1(t, params):
+        if t == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut", callback=stop_after_1)
+    store = chapter.run_store(cfg, "mix", tmp_path / "cut")
+    assert store.finished() == [0, 1]
+    resumed = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut")
+    assert resumed.resumed_from == 1 and full.resumed_from is None
+    np.testing.assert_array_equal(resumed["weights"], full["weights"])
+    a = chapter.measure(cfg, digits, full, clf, "mix")
+    b = chapter.measure(cfg, digits, resumed, clf, "mix")
+    np.testing.assert_array_equal(a.spread, b.spread)
+    np.testing.assert_array_equal(a.shares, b.shares)
+    # a finished run only reloads
+    again = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut")
+    assert again.resumed_from == cfg.generations
+
+
+def test_run_store_keeps_configs_apart(tmp_path):
+    a = chapter.run_store(tiny_config(), "replace", tmp_path)
+    b = chapter.run_store(tiny_config(epochs=3), "replace", tmp_path)
+    c = chapter.run_store(tiny_config(), "mix", tmp_path)
+    assert len({a.root, b.root, c.root}) == 3
+    assert chapter.run_store(tiny_config(checkpoint=False), "mix", tmp_path) is None
+
+
+# -------------------------------------------------------------------------- measures
+def test_class_measures():
+    shares = chapter.class_shares(np.array([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [3] * 10]))
+    np.testing.assert_allclose(shares.sum(1), 1)
+    np.testing.assert_allclose(chapter.effective_classes(shares), [10.0, 1.0])
+    two = np.zeros(10)
+    two[[1, 7]] = 0.5
+    assert chapter.effective_classes(two) == pytest.approx(2.0)
+    assert chapter.latent_spread(np.array([[1.0, -1.0], [1.0, -1.0]])) == pytest.approx(1.0)
+
+
+def test_classifier_learns_real_digits(digits):
+    """Ten balanced classes: chance is 10 %; a trained network is far above it."""
+    clf = chapter.DigitClassifier(64, 32, 5).fit(digits.train_images, digits.train_labels)
+    assert clf.score(digits.test_images, digits.test_labels) > 0.5
+
+
+# ------------------------------------------------------------------ chapter settings
+@pytest.mark.parametrize("kw, match", [
+    (dict(generations=0), r"generations=0 .*>= 1"),
+    (dict(chains=-1), r"chains=-1"),
+    (dict(real_fraction=1.5), r"real_fraction=1.5 .*\[0, 1\]"),
+    (dict(dataset="cifar"), r"dataset='cifar' .*'digits', 'mnist'"),
+    (dict(arch="conv"), r"arch='conv' .*dataset='digits'"),
+    (dict(policies=("keep",)), r"policies='keep' .*'replace'"),
+    (dict(samples=0), r"samples=0 .*>= 1"),
+    (dict(eval_samples=1), r"eval_samples=1 .*>= 2"),
+])
+def test_bad_settings_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_config(**kw)
+
+
+def test_too_many_samples_are_refused_before_any_training(digits, tmp_path):
+    with pytest.raises(ValueError, match=r"samples=5000 .*1348 training images"):
+        chapter.train_generations(tiny_config(samples=5000), digits, "replace", root=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_profiles_follow_the_specification():
+    quick, gpu, paper = (chapter.config(p) for p in ("quick", "gpu", "paper"))
+    assert (quick.dataset, quick.arch) == ("digits", "mlp") and quick.chains >= 2
+    assert (gpu.dataset, gpu.arch, gpu.latent, gpu.hidden) == ("mnist", "conv", 20, 64)
+    assert (paper.samples, paper.epochs, paper.batch_size, paper.lr, paper.weight_decay) == (60_000, 30, 256, 1e-3, 1e-5)
+    assert set(quick.policies) == {"replace", "mix"} and quick.real_fraction == 0.1
+    assert chapter.config("quick", chains=5).chains == 5
+
+
+# ---------------------------------------------------------------- figures and CLI
+def test_cli_run_writes_numbers_and_figures(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from collapse_lib.plots import vae as plots
+
+    monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
+    monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", tiny_config(generations=2))
+    cfg, results, figures = chapter.cli_run("quick", 0)
+    assert cfg["dataset"] == "digits" and cfg["generations"] == 2
+    assert sorted(figures) == ["class_balance", "latent_spread", "samples_mix", "samples_replace"]
+    for name in ("replace", "mix"):
+        r = results["policies"][name]
+        assert len(r["latent_std_mean"]) == 3 and len(r["effective_classes_mean"]) == 3
+        assert all(1.0 <= e <= 10.0 + 1e-9 for e in r["effective_classes_mean"])
+    assert results["paper_latent_std"] == chapter.PAPER["latent_std"]
+    assert len(list((tmp_path / "runs" / "vae").iterdir())) == 2  # one checkpoint directory per policy
+    tile = plots.tile(np.full((5, 64), 255, np.uint8), 8, cols=3)
+    assert tile.shape == (2 * 9 + 1, 3 * 9 + 1) and tile.max() == 1.0
+    for fig in figures.values():
+        plt.close(fig)
