@@ -66,12 +66,11 @@ def _real_count(real_fraction: float, samples: int) -> int:
 
 
 @dataclass(frozen=True)
-class Mix:
-    """A fraction ``real_fraction`` of every training set is original real data."""
+class _WithRealData:
+    """A fraction ``real_fraction`` of every training set is real; the rest synthetic.
+    Subclasses say where the real points come from."""
 
-    real_fraction: float = 0.1  # share of each training set taken from the real data
-
-    name = "mix"
+    real_fraction: float = 0.1  # share of each training set that is real data
 
     def __post_init__(self):
         check_fraction("real_fraction", self.real_fraction)
@@ -79,34 +78,36 @@ class Mix:
     def n_synthetic(self, samples: int) -> int:
         return samples - _real_count(self.real_fraction, samples)
 
+    def real_points(self, step, k: int) -> np.ndarray:
+        raise NotImplementedError
+
     def training_set(self, step):
         k = _real_count(self.real_fraction, step.samples)
         if k == 0:
             return step.synthetic
-        kept = step.family.summarize(subset_points(step.real_points, k, step.rng_policy))
-        return kept + step.synthetic if k < step.samples else kept
+        real = step.family.summarize(self.real_points(step, k))
+        return real + step.synthetic if k < step.samples else real
 
 
 @dataclass(frozen=True)
-class FreshReal:
-    """A fraction ``real_fraction`` of every training set is newly drawn real data."""
+class Mix(_WithRealData):
+    """A fraction ``real_fraction`` of every training set is original real data,
+    a new random subset of it each generation."""
 
-    real_fraction: float = 0.1  # share of each training set drawn fresh from the source
+    name = "mix"
+
+    def real_points(self, step, k: int) -> np.ndarray:
+        return subset_points(step.real_points, k, step.rng_policy)
+
+
+@dataclass(frozen=True)
+class FreshReal(_WithRealData):
+    """A fraction ``real_fraction`` of every training set is newly drawn real data."""
 
     name = "fresh"
 
-    def __post_init__(self):
-        check_fraction("real_fraction", self.real_fraction)
-
-    def n_synthetic(self, samples: int) -> int:
-        return samples - _real_count(self.real_fraction, samples)
-
-    def training_set(self, step):
-        k = _real_count(self.real_fraction, step.samples)
-        if k == 0:
-            return step.synthetic
-        fresh = step.family.summarize(step.source.sample(step.chains, k, step.rng_policy))
-        return fresh + step.synthetic if k < step.samples else fresh
+    def real_points(self, step, k: int) -> np.ndarray:
+        return step.source.sample(step.chains, k, step.rng_policy)
 
 
 def make_policy(name: str, real_fraction: float = 0.1):
