@@ -154,13 +154,10 @@ class GaussianMixtureSource:
             raise ValueError(f"weights={self.weights.tolist()!r} is not allowed: they must be >= 0 and sum to 1")
 
     def sample(self, chains: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Points (chains, n, d), drawn with one call on ``rng`` (d+1 uniforms/normals
-        per point: a uniform picks the component, normals place the point)."""
-        d = self.means.shape[1]
-        noise = rng.standard_normal((chains, n, d + 1))
-        comp = np.searchsorted(np.cumsum(self.weights)[:-1], _normal_cdf(noise[..., 0]), side="right")
-        roots = psd_sqrt(self.covs)
-        return self.means[comp] + np.einsum("cni,cnji->cnj", noise[..., 1:], roots[comp])
+        """Points (chains, n, d), drawn with one call on ``rng``."""
+        k, d = self.means.shape
+        return sample_mixture(np.broadcast_to(self.weights, (chains, k)), np.broadcast_to(self.means, (chains, k, d)),
+                              np.broadcast_to(self.covs, (chains, k, d, d)), n, rng)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of the mixture: the best single Gaussian fit with
@@ -177,7 +174,23 @@ class GaussianMixtureSource:
         return (self.weights * np.exp(-0.5 * z**2) / (sd * np.sqrt(2 * np.pi))).sum(-1)
 
 
-def _normal_cdf(z):
+def sample_mixture(weights, means, covs, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Points (C, n, d) from per-chain mixtures, drawn with one call on ``rng``.
+
+    Each point takes d+1 standard normals: the first, through the normal CDF, picks the
+    component; the others are placed by the component's Cholesky factor.
+    """
     from scipy.special import ndtr
 
-    return ndtr(z)
+    weights, means, covs = (np.asarray(a, float) for a in (weights, means, covs))
+    C, K, d = means.shape
+    noise = rng.standard_normal((C, n, d + 1))
+    u = ndtr(noise[..., 0])
+    edges = np.cumsum(weights, axis=1)[:, :-1]  # (C, K-1)
+    comp = (u[..., None] > edges[:, None, :]).sum(-1)  # (C, n)
+    chol = np.linalg.cholesky(covs)  # (C, K, d, d)
+    points = np.zeros((C, n, d))
+    for k in range(K):
+        placed = means[:, k, None, :] + np.einsum("cnj,cij->cni", noise[..., 1:], chol[:, k])
+        points = np.where((comp == k)[..., None], placed, points)
+    return points

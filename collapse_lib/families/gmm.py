@@ -19,7 +19,7 @@ import numpy as np
 
 from ..arrays import ArrayRecord
 from ..validation import check_choice, check_int, check_positive
-from .gaussian import GaussianMixtureSource
+from .gaussian import GaussianMixtureSource, sample_mixture
 
 
 @dataclass
@@ -49,28 +49,6 @@ class GMMParams(ArrayRecord):
         """The geometric-mean standard deviation of each component, det(cov)^(1/2d), (C, K)."""
         d = self.means.shape[-1]
         return np.exp(np.linalg.slogdet(self.covs)[1] / (2 * d))
-
-
-def sample_mixture(weights, means, covs, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Points (C, n, d) from per-chain mixtures, drawn with one call on ``rng``.
-
-    Each point takes d+1 standard normals: the first, through the normal CDF, picks the
-    component; the others are placed by the component's Cholesky factor.
-    """
-    from scipy.special import ndtr
-
-    weights, means, covs = (np.asarray(a, float) for a in (weights, means, covs))
-    C, K, d = means.shape
-    noise = rng.standard_normal((C, n, d + 1))
-    u = ndtr(noise[..., 0])
-    edges = np.cumsum(weights, axis=1)[:, :-1]  # (C, K-1)
-    comp = (u[..., None] > edges[:, None, :]).sum(-1)  # (C, n)
-    chol = np.linalg.cholesky(covs)  # (C, K, d, d)
-    points = np.zeros((C, n, d))
-    for k in range(K):
-        placed = means[:, k, None, :] + np.einsum("cnj,cij->cni", noise[..., 1:], chol[:, k])
-        points = np.where((comp == k)[..., None], placed, points)
-    return points
 
 
 @dataclass
