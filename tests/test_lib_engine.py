@@ -89,14 +89,19 @@ def test_subset_points_draws_without_replacement():
 
 
 # ---------------------------------------------------------------- vectorised = per chain
+# The Gaussian family draws a synthetic set either as points (sampling="points", the
+# authors' way) or as its exact summary (sampling="stats", the default). The per-point
+# tests below check the first against textbook NumPy on each chain's points; the
+# per-chain tests after them check the second against plain per-chain code of the
+# same construction; tests/test_lib_theory.py checks that both have the same law.
 @pytest.mark.parametrize("variance", ["unbiased", "mle"])
 def test_vectorised_gaussian_chains_equal_one_chain_at_a_time(variance):
     """Each chain alone, with textbook NumPy on 1-D arrays (mean, var(ddof)), gives the
     numbers of the vectorised run. A chain's draws are its row of the generation's
     random block."""
     C, M, T, seed = 6, 15, 25, 11
-    h = run_generations(GaussianFamily(1, variance), GaussianSource(1.5, 4.0), Replace(), generations=T,
-                        samples=M, chains=C, seed=seed, progress=False)
+    h = run_generations(GaussianFamily(1, variance, sampling="points"), GaussianSource(1.5, 4.0), Replace(),
+                        generations=T, samples=M, chains=C, seed=seed, progress=False)
     ddof = 1 if variance == "unbiased" else 0
     for c in range(C):
         real = 1.5 + 2.0 * generation_rng(seed, 0, "real").standard_normal((C, M, 1))[c, :, 0]
@@ -113,7 +118,7 @@ def test_vectorised_gaussian_chains_equal_one_chain_at_a_time(variance):
 
 def test_vectorised_accumulate_equals_one_chain_at_a_time():
     C, M, T, seed = 4, 10, 12, 5
-    h = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Accumulate(), generations=T,
+    h = run_generations(GaussianFamily(1, sampling="points"), GaussianSource(0.0, 1.0), Accumulate(), generations=T,
                         samples=M, chains=C, seed=seed, progress=False)
     for c in range(C):
         data = generation_rng(seed, 0, "real").standard_normal((C, M, 1))[c, :, 0]
@@ -130,7 +135,8 @@ def test_vectorised_2d_gaussian_equals_one_chain_at_a_time():
     C, M, T, seed, d = 3, 12, 8, 2, 2
     cov0 = np.array([[2.0, 0.6], [0.6, 1.0]])
     src = GaussianSource([0.0, 1.0], cov0)
-    h = run_generations(GaussianFamily(d), src, Replace(), generations=T, samples=M, chains=C, seed=seed, progress=False)
+    h = run_generations(GaussianFamily(d, sampling="points"), src, Replace(), generations=T, samples=M, chains=C,
+                        seed=seed, progress=False)
     w, v = np.linalg.eigh(cov0)
     root0 = (v * np.sqrt(w)) @ v.T
     for c in range(C):
@@ -143,6 +149,85 @@ def test_vectorised_2d_gaussian_equals_one_chain_at_a_time():
             mu, cov = x.mean(0), np.cov(x, rowvar=False)
             np.testing.assert_allclose(h["mean"][t, c], mu, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(h["cov"][t, c], cov, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("variance", ["unbiased", "mle"])
+@pytest.mark.parametrize("policy", [Replace(), Accumulate()])
+def test_summary_sampled_gaussian_chains_equal_one_chain_at_a_time(variance, policy):
+    """sampling="stats", one chain at a time in scalar code: a synthetic set of M points
+    has mean mu + sd z / sqrt(M) and centred sum of squares var chi2_{M-1}, with z and
+    chi2 the chain's entries of the generation's normal and chi-square blocks; pooled
+    with the previous training set by the textbook update when accumulating."""
+    C, M, T, seed = 6, 15, 25, 11
+    h = run_generations(GaussianFamily(1, variance), GaussianSource(1.5, 4.0), policy, generations=T,
+                        samples=M, chains=C, seed=seed, progress=False)
+    dof = (lambda n: n - 1) if variance == "unbiased" else (lambda n: n)
+    for c in range(C):
+        real = 1.5 + 2.0 * generation_rng(seed, 0, "real").standard_normal((C, M, 1))[c, :, 0]
+        n, mu, ss = M, real.mean(), np.sum((real - real.mean()) ** 2)
+        var = ss / dof(n)
+        means, variances = [mu], [var]
+        for t in range(1, T + 1):
+            rng = generation_rng(seed, t, "synthetic")
+            z = rng.standard_normal((C, 1))[c, 0]
+            chi2 = rng.chisquare(M - 1, size=(C, 1))[c, 0]
+            new_mu, new_ss = mu + np.sqrt(var / M) * z, var * chi2
+            if policy.name == "accumulate":
+                total = n + M
+                mu, ss = (n * mu + M * new_mu) / total, ss + new_ss + (new_mu - mu) ** 2 * n * M / total
+                n = total
+            else:
+                mu, ss = new_mu, new_ss
+            var = ss / dof(n)
+            means.append(mu)
+            variances.append(var)
+        np.testing.assert_allclose(h["mean"][:, c, 0], means, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(h["cov"][:, c, 0, 0], variances, rtol=1e-9, atol=1e-300)
+
+
+def test_summary_sampled_3d_gaussian_equals_bartlett_one_chain_at_a_time():
+    """sampling="stats" in three dimensions: per chain, the scatter matrix is R A A^T R
+    with R the symmetric root of the fitted covariance and A Bartlett's lower-triangular
+    factor (sqrt(chi2_{M-1-i}) on the diagonal, normals below), built entry by entry."""
+    C, M, T, seed, d = 4, 9, 10, 6, 3
+    cov0 = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 0.5]])
+    src = GaussianSource([0.0, 1.0, -1.0], cov0)
+    h = run_generations(GaussianFamily(d), src, Replace(), generations=T, samples=M, chains=C, seed=seed,
+                        progress=False)
+    for c in range(C):
+        mu, cov = h["mean"][0, c], h["cov"][0, c]
+        for t in range(1, T + 1):
+            rng = generation_rng(seed, t, "synthetic")
+            z = rng.standard_normal((C, d + d * (d - 1) // 2))[c]
+            chi2 = rng.chisquare(M - 1 - np.arange(d), size=(C, d))[c]
+            w, v = np.linalg.eigh(cov)
+            root = v @ np.diag(np.sqrt(np.clip(w, 0, None))) @ v.T
+            a = np.zeros((d, d))
+            k = d
+            for i in range(d):
+                a[i, i] = np.sqrt(chi2[i])
+                for j in range(i):
+                    a[i, j] = z[k]
+                    k += 1
+            mu = mu + root @ z[:d] / np.sqrt(M)
+            cov = root @ a @ a.T @ root / (M - 1)
+            np.testing.assert_allclose(h["mean"][t, c], mu, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(h["cov"][t, c], cov, rtol=1e-8, atol=1e-12)
+
+
+def test_gaussian_family_rejects_an_unknown_sampling_and_draws_points_when_n_is_small():
+    with pytest.raises(ValueError, match="sampling='exact'.*stats.*points"):
+        GaussianFamily(1, sampling="exact")
+    from collapse_lib.families.gaussian import GaussianParams, sample_stats
+
+    params = GaussianParams(np.zeros((3, 2)), np.broadcast_to(np.eye(2), (3, 2, 2)).copy())
+    with pytest.raises(ValueError, match="n=2"):
+        sample_stats(params.mean, params.cov, 2, np.random.default_rng(0))
+    # n <= d: the summary of n points has rank n - 1, which the points give exactly
+    two = GaussianFamily(2).sample(params, 2, np.random.default_rng(0))
+    assert two.n == 2 and np.all(np.linalg.matrix_rank(two.scatter) == 1)
+    none = GaussianFamily(2).sample(params, 0, np.random.default_rng(0))
+    assert none.n == 0 and not np.any(none.scatter) and (none + two).n == 2
 
 
 @pytest.mark.parametrize("family", [CategoricalFamily(7), CategoricalFamily(7, temperature=0.6, top_p=0.9)])

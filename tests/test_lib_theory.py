@@ -121,3 +121,52 @@ def test_zipf_memoriser_error_and_plateau():
     assert tz.tail_cut_error(1e9, 20, beta, N)[0] == pytest.approx(tz.plateau(20, beta, N))
     assert tz.plateau(100, beta, 10**6) == pytest.approx(tz.plateau_asymptotic(100, beta), rel=0.01)
     assert tz.scaling_exponent(2.0) == 0.5
+
+
+# ------------------------------------------ a synthetic set drawn as its summary
+def test_summary_sampling_has_the_law_of_the_points_summary_in_one_dimension():
+    """sampling="stats": sqrt(n)(mean - mu)/sigma is N(0, 1), scatter/sigma^2 is
+    chi2_{n-1}, and the two are uncorrelated (independent, by Cochran's theorem), as for
+    the summary of n points; each Kolmogorov-Smirnov test rejects a correct law with
+    probability 1e-6."""
+    from scipy import stats
+
+    from collapse_lib.families import GaussianParams
+
+    C, n, mu, var = 20_000, 7, 1.5, 4.0
+    params = GaussianParams(np.full((C, 1), mu), np.full((C, 1, 1), var))
+    s = GaussianFamily(1).sample(params, n, np.random.default_rng(0))
+    zm = np.sqrt(n) * (s.mean[:, 0] - mu) / np.sqrt(var)
+    q = s.scatter[:, 0, 0] / var
+    assert s.n == n
+    assert stats.kstest(zm, "norm").pvalue > 1e-6
+    assert stats.kstest(q, stats.chi2(n - 1).cdf).pvalue > 1e-6
+    assert abs(np.corrcoef(zm, q)[0, 1]) < Z / np.sqrt(C)  # null correlation: se 1/sqrt(C)
+    # the same law as the points' summary, compared sample against sample
+    p = GaussianFamily(1, sampling="points").sample(params, n, np.random.default_rng(1))
+    assert stats.ks_2samp(p.scatter[:, 0, 0], s.scatter[:, 0, 0]).pvalue > 1e-6
+    assert stats.ks_2samp(p.mean[:, 0], s.mean[:, 0]).pvalue > 1e-6
+
+
+def test_summary_sampling_draws_the_wishart_scatter_in_three_dimensions():
+    """The scatter of n points from N(mu, Sigma) is Wishart(n-1, Sigma): for every fixed
+    v, v'Sv / v'Sigma v is chi2_{n-1}; E[S] = (n-1) Sigma with Var[S_ij] = (n-1)
+    (Sigma_ij^2 + Sigma_ii Sigma_jj); the mean has covariance Sigma/n."""
+    from scipy import stats
+
+    from collapse_lib.families import GaussianParams
+
+    C, n, d = 20_000, 6, 3
+    sigma = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 0.5]])
+    mu = np.array([0.0, 1.0, -1.0])
+    params = GaussianParams(np.broadcast_to(mu, (C, d)).copy(), np.broadcast_to(sigma, (C, d, d)).copy())
+    s = GaussianFamily(d).sample(params, n, np.random.default_rng(0))
+    for v in (np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([1.0, -2.0, 0.5])):
+        q = np.einsum("i,cij,j->c", v, s.scatter, v) / (v @ sigma @ v)
+        assert stats.kstest(q, stats.chi2(n - 1).cdf).pvalue > 1e-6
+    var_s = (n - 1) * (sigma**2 + np.outer(np.diag(sigma), np.diag(sigma)))
+    assert np.all(np.abs(s.scatter.mean(0) - (n - 1) * sigma) < Z * np.sqrt(var_s / C))
+    dev = s.mean - mu
+    cov_mean = np.einsum("ci,cj->ij", dev, dev) / C
+    var_cov = (sigma**2 + np.outer(np.diag(sigma), np.diag(sigma))) / n**2  # of one product dev_i dev_j
+    assert np.all(np.abs(cov_mean - sigma / n) < Z * np.sqrt(var_cov / C))

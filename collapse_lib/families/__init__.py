@@ -6,7 +6,8 @@ the chain. The engine (:mod:`collapse_lib.engine`) asks a family for four things
 - ``summarize(points)``: the training-set summary of real data points (the family only
   ever needs this summary; summaries of two sets pool with ``+``);
 - ``sample(params, n, rng)``: the summary of ``n`` fresh samples from a fitted model,
-  drawn with exactly one call on ``rng``;
+  drawn from ``rng`` alone, in a fixed order of calls (chain c's draws are row c of
+  each random block);
 - ``fit(data)``: the parameters fitted to a summary;
 - ``min_samples``: the smallest training set the family can fit.
 """

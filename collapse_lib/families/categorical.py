@@ -77,14 +77,17 @@ class CategoricalFamily:
         return Counts(labels_to_counts(labels, self.n_outcomes))
 
     def fit(self, data: Counts) -> CategoricalParams:
-        counts = np.asarray(data.counts, dtype=float)
-        return CategoricalParams(counts / counts.sum(axis=1, keepdims=True))
+        counts = np.asarray(data.counts)  # integer counts divide into float64 without a copy first
+        # einsum sums the short last axis several times faster than .sum(axis=1)
+        return CategoricalParams(counts / np.einsum("ck->c", counts)[:, None])
 
     def sampling_probs(self, params: CategoricalParams) -> np.ndarray:
         """The distribution the model actually samples from, after decoding."""
         return decode(params.probs, self.temperature, self.top_p, self.top_k)
 
     def sample(self, params: CategoricalParams, n: int, rng: np.random.Generator) -> Counts:
+        """The counts of n samples of every chain's decoded distribution, drawn directly
+        (one multinomial per chain, with one call on ``rng``), never the samples themselves."""
         q = self.sampling_probs(params)
         if n == 0:
             return Counts(np.zeros_like(q, dtype=np.int64))

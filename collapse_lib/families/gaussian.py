@@ -9,6 +9,15 @@ ddof=0, estimator); both are offered here (``variance="unbiased"`` or ``"mle"``)
 A Gaussian sees a training set only through its size, mean and scatter matrix; these
 summaries pool exactly (Chan, Golub and LeVeque's parallel update), which is what lets
 the *accumulate* policy keep every generation's data in constant memory.
+
+Because only the summary matters, a synthetic set is drawn as its summary, exactly in
+distribution, without drawing its points (``sampling="stats"``, the default). For n
+points from N(mu, Sigma) the sample mean is N(mu, Sigma/n), the scatter matrix is
+Wishart(n-1, Sigma), and the two are independent (Cochran's theorem); the Wishart draw
+uses Bartlett's decomposition. A generation then costs O(d^2) random numbers per chain
+instead of O(n d), which is what lets 10,000 chains run 1,000 generations in about a
+second. ``sampling="points"`` draws the n points and summarises them, as the authors'
+notebook does; both give the same distribution of every fitted parameter.
 """
 from __future__ import annotations
 
@@ -56,7 +65,9 @@ class GaussianParams(ArrayRecord):
 def points_to_stats(points: np.ndarray) -> GaussianStats:
     """Summary of points (C, n, d)."""
     points = np.asarray(points, dtype=float)
-    n = points.shape[1]
+    C, n, d = points.shape
+    if n == 0:
+        return GaussianStats(0, np.zeros((C, d)), np.zeros((C, d, d)))
     mean = points.mean(axis=1)
     centred = points - mean[:, None, :]
     return GaussianStats(n, mean, np.einsum("cni,cnj->cij", centred, centred))
@@ -70,12 +81,44 @@ def psd_sqrt(cov: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(v, -1, -2)
 
 
+def sample_stats(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> GaussianStats:
+    """The summary of n points from N(mean[c], cov[c]) per chain, drawn without the points.
+
+    Exact in distribution for n > d: the sample mean is ``mean + root z / sqrt(n)``
+    with z standard normal, and the scatter matrix is ``root A A^T root`` with Bartlett's
+    lower-triangular A (``A_ii^2 ~ chi2_{n-1-i}`` for i = 0..d-1, standard normals below
+    the diagonal), where ``root`` is the symmetric square root of ``cov``. Draws two
+    blocks from ``rng``: standard normals (C, d + d(d-1)/2), then chi-squares (C, d); chain
+    c's draws are row c of each block.
+    """
+    mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
+    C, d = mean.shape
+    if n <= d:
+        raise ValueError(f"n={n!r} is not allowed: drawing the summary needs n > d = {d} points")
+    z = rng.standard_normal((C, d + d * (d - 1) // 2))
+    chi2 = rng.chisquare(n - 1 - np.arange(d), size=(C, d))
+    if d == 1:  # the common case, without matrix products
+        return GaussianStats(n, mean + np.sqrt(cov[:, 0] / n) * z[:, :1], cov * chi2[:, :, None])
+    root = psd_sqrt(cov)
+    a = np.zeros((C, d, d))
+    a[:, np.arange(d), np.arange(d)] = np.sqrt(chi2)
+    below = np.tril_indices(d, -1)
+    a[:, below[0], below[1]] = z[:, d:]
+    ra = root @ a
+    scatter = ra @ np.swapaxes(ra, -1, -2)
+    return GaussianStats(n, mean + np.einsum("ci,cij->cj", z[:, :d], root) / np.sqrt(n), scatter)
+
+
+SAMPLING = ("stats", "points")
+
+
 @dataclass
 class GaussianFamily:
     """A d-dimensional Gaussian fitted by its sample mean and covariance."""
 
     dim: int = 1  # dimension d of the data
     variance: str = "unbiased"  # "unbiased" (divide by n-1, Theorem 3.1) or "mle" (by n)
+    sampling: str = "stats"  # "stats": draw a synthetic set's summary exactly; "points": draw its points
 
     Params = GaussianParams
     Data = GaussianStats
@@ -83,6 +126,7 @@ class GaussianFamily:
     def __post_init__(self):
         check_int("dim", self.dim, minimum=1)
         check_choice("variance", self.variance, ("unbiased", "mle"))
+        check_choice("sampling", self.sampling, SAMPLING)
 
     @property
     def min_samples(self) -> int:
@@ -103,6 +147,14 @@ class GaussianFamily:
         return params.mean[:, None, :] + z @ psd_sqrt(params.cov)
 
     def sample(self, params: GaussianParams, n: int, rng: np.random.Generator) -> GaussianStats:
+        """The summary of n samples of every chain's fit (see the module docstring).
+
+        With ``sampling="stats"`` and n > d, :func:`sample_stats` draws it directly;
+        otherwise (including the singular n <= d, whose scatter is rank-deficient) the
+        points are drawn and summarised.
+        """
+        if self.sampling == "stats" and n > self.dim:
+            return sample_stats(params.mean, params.cov, n, rng)
         return points_to_stats(self.sample_points(params, n, rng))
 
 
