@@ -1,0 +1,188 @@
+"""Fine-tuning a causal language model on token blocks, written for throughput.
+
+The recipe of Shumailov et al., "AI models collapse when trained on recursively
+generated data" (Nature 631:755, 2024; the authors' ``plt_model.py``): AdamW with a
+cosine-annealed learning rate (``eta_min`` 1e-6), next-token cross-entropy on 64-token
+blocks, batches of 128 blocks. Here the cosine runs per optimizer step rather than per
+epoch, and a batch can be split into micro-batches whose gradients accumulate (so a
+batch of 128 fits a small GPU).
+
+On a GPU the loop runs in mixed precision (bf16 where supported, fp16 with a gradient
+scaler on older GPUs such as the T4; :func:`collapse_lib.runtime.autocast_dtype`), with
+TF32 matrix products and the fused AdamW kernel. :class:`FineTuneStats` reports tokens
+per second and the model FLOPs utilisation, 6 x parameters x tokens / seconds / peak
+FLOPs of the device (Kaplan et al., 2020; Chowdhery et al., 2022), with peaks from
+:data:`PEAK_FLOPS`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..validation import check_int, check_positive
+
+#: Dense bf16/fp16 tensor-core peak FLOP/s by (a part of) the CUDA device name, from the
+#: vendors' data sheets; the first matching key wins, so the specific names come first.
+PEAK_FLOPS = {
+    "H100 PCIe": 756e12,
+    "H100 NVL": 835e12,
+    "H100": 989e12,  # SXM
+    "H200": 989e12,
+    "GH200": 989e12,
+    "B200": 2250e12,
+    "A100": 312e12,
+    "A10G": 70e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+    "A10": 125e12,
+    "V100": 125e12,
+    "T4": 65e12,
+}
+
+
+def peak_flops(dev=None) -> float | None:
+    """The dense half-precision peak of a CUDA device, or None (the CPU, unknown GPUs)."""
+    import torch
+
+    dev = torch.device(dev) if dev is not None else None
+    if dev is None or dev.type != "cuda" or not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(dev)
+    for key, flops in PEAK_FLOPS.items():
+        if key in name:
+            return flops
+    return None
+
+
+def model_flops_utilisation(n_params: int, tokens: int, seconds: float, peak: float | None) -> float | None:
+    """6 N T / (seconds x peak): the share of the device's peak spent on the model's
+    forward and backward matrix products (None without a known peak)."""
+    if peak is None or seconds <= 0:
+        return None
+    return 6.0 * n_params * tokens / seconds / peak
+
+
+def enable_fast_matmul() -> None:
+    """TF32 for float32 matrix products and convolutions on CUDA (Ampere and later)."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+
+@dataclass
+class FineTuneStats:
+    """What one call of :func:`fine_tune` did and how fast."""
+
+    losses: list[float] = field(default_factory=list)  # mean token cross-entropy of each epoch (nats)
+    steps: int = 0  # optimizer steps
+    tokens: int = 0  # tokens trained on (blocks x block size x epochs)
+    seconds: float = 0.0  # wall-clock time of the loop
+    n_params: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"  # the autocast precision
+    mfu: float | None = None  # model FLOPs utilisation (None on the CPU)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _sync(dev) -> None:
+    import torch
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_batch_size: int | None = None,
+              lr: float = 2e-5, min_lr: float = 1e-6, weight_decay: float = 0.0, seed: int = 0,
+              amp: bool = True, progress: bool | None = False, desc: str = "fine-tuning") -> FineTuneStats:
+    """Train ``model`` in place on ``blocks`` (n, block_size) of token ids, every block a
+    training sequence (next-token loss on all its positions), for ``epochs`` passes in a
+    random order drawn from ``seed``; the model is left in eval mode.
+
+    Parameters
+    ----------
+    batch_size: blocks per optimizer step (the paper: 128).
+    micro_batch_size: blocks per forward/backward pass; gradients of the micro-batches of
+        a batch accumulate (default: the whole batch at once).
+    lr, min_lr: the cosine schedule starts at ``lr`` and ends at ``min_lr`` after the last step.
+    amp: mixed precision on CUDA (bf16, or fp16 with a gradient scaler); ignored on the CPU.
+
+    Dropout and shuffling draw from generators seeded by ``seed`` (torch's global state is
+    restored afterwards), so the same call on the same device gives the same model.
+    """
+    import torch
+
+    from ..progress import progress as bar
+    from ..runtime import autocast_dtype
+
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    micro = batch_size if micro_batch_size is None else check_int("micro_batch_size", micro_batch_size, minimum=1)
+    micro = min(micro, batch_size)
+    lr = check_positive("lr", lr)
+    if not (0 <= min_lr <= lr):
+        raise ValueError(f"min_lr={min_lr!r} is not allowed: it must be between 0 and lr={lr!r}")
+    if not (weight_decay >= 0):
+        raise ValueError(f"weight_decay={weight_decay!r} is not allowed: it must be a number >= 0")
+    blocks = np.asarray(blocks)
+    if blocks.ndim != 2 or len(blocks) == 0 or blocks.shape[1] < 2:
+        raise ValueError(f"blocks of shape {blocks.shape} are not allowed: they must be (n >= 1, block_size >= 2)")
+    from .models import count_parameters, max_positions
+
+    if blocks.shape[1] > max_positions(model):
+        raise ValueError(f"block_size={blocks.shape[1]!r} is not allowed: the model takes at most "
+                         f"{max_positions(model)} tokens")
+
+    dev = next(model.parameters()).device
+    dtype = autocast_dtype(dev) if amp else torch.float32
+    use_amp = dev.type == "cuda" and dtype != torch.float32
+    if dev.type == "cuda":
+        enable_fast_matmul()
+    scaler = torch.amp.GradScaler("cuda") if use_amp and dtype == torch.float16 else None
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                            **({"fused": True} if dev.type == "cuda" else {}))
+    n, L = blocks.shape
+    steps_per_epoch = -(-n // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=min_lr)
+    data = torch.as_tensor(blocks, dtype=torch.long, device=dev)
+    shuffle = torch.Generator().manual_seed(int(seed))
+    stats = FineTuneStats(n_params=count_parameters(model), device=str(dev), dtype=str(dtype).replace("torch.", ""))
+
+    model.train()
+    _sync(dev)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(int(seed))
+        for _ in bar(range(epochs), total=epochs, desc=desc, enabled=progress):
+            order = torch.randperm(n, generator=shuffle).to(dev)
+            total = torch.zeros((), device=dev)
+            for i in range(0, n, batch_size):
+                idx = order[i:i + batch_size]
+                opt.zero_grad(set_to_none=True)
+                for j in range(0, len(idx), micro):
+                    x = data[idx[j:j + micro]]
+                    with torch.autocast(dev.type, dtype=dtype, enabled=use_amp):
+                        loss = model(input_ids=x, attention_mask=torch.ones_like(x), labels=x).loss
+                    # the mean over the batch's tokens, accumulated over its micro-batches
+                    part = loss * (len(x) / len(idx))
+                    (scaler.scale(part) if scaler is not None else part).backward()
+                    total += loss.detach().float() * len(x)
+                if scaler is not None:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                sched.step()
+                stats.steps += 1
+            stats.losses.append(float(total) / n)
+    _sync(dev)
+    stats.seconds = time.perf_counter() - start
+    stats.tokens = epochs * n * L
+    stats.mfu = model_flops_utilisation(stats.n_params, stats.tokens, stats.seconds, peak_flops(dev))
+    model.eval()
+    return stats

@@ -1,0 +1,59 @@
+"""Figures of chapter 4, language models and perplexity (after Shumailov et al.,
+Nature 631:755, 2024, Fig. 1)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..experiments.lm import PAPER, LMResult
+from .style import spread
+
+
+def test_perplexity(res: LMResult, show_paper: bool = True):
+    """Test perplexity of every generation's model on the real test blocks, one panel per
+    regime: mean over chains with the range over chains; the base model's zero-shot
+    perplexity dotted; the paper's reported levels as a grey band."""
+    regimes = list(res.regimes)
+    fig, axes = plt.subplots(1, len(regimes), figsize=(5.2 * len(regimes), 3.8), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], regimes):
+        r = res.regimes[name]
+        spread(ax, r.generations, r.test_ppl, label=f"measured ({r.test_ppl.shape[1]} chains)", marker="o",
+               quantiles=(0.0, 1.0))
+        ax.axhline(res.zero_shot_ppl, color="0.5", linestyle=":", label="base model, zero-shot")
+        ax.set(xlabel="generation (0: fine-tuned on real data)", ylabel="test perplexity",
+               title=f"{r.label} ({r.epochs} epochs a generation)")
+        ax.set_xticks(r.generations)
+        ax.legend(fontsize=8)
+    if show_paper:
+        fig.text(0.01, 0.01, f"Paper (OPT-125m, wikitext-2): {PAPER['zero_shot_ppl']} zero-shot, "
+                 f"{PAPER['fine_tuned_ppl']} after fine-tuning; no original data ends "
+                 f"{PAPER['no_real_worse_by'][0]}-{PAPER['no_real_worse_by'][1]} points worse, "
+                 "10 % kept degrades only a little.", fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.04 if show_paper else 0, 1, 1))
+    return fig
+
+
+def data_perplexity(res: LMResult, regime: str = "replace", generations=None, bins: int = 40):
+    """Histograms (log x-axis) of the perplexity of every training block of the chosen
+    generations, scored by generation 0's model (all chains pooled): generation 0's data
+    are real, later ones the previous model's continuations."""
+    r = res.regimes[regime]
+    G = r.test_ppl.shape[0] - 1
+    gens = [g for g in (range(G + 1) if generations is None else generations) if g <= G]
+    values = [r.data_ppl[g].ravel() for g in gens]
+    lo = max(min(float(v.min()) for v in values), 1.0)
+    hi = max(float(v.max()) for v in values)
+    edges = np.geomspace(lo, hi * 1.0001, bins + 1)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(gens)))
+    for g, v, col in zip(gens, values, colors):
+        label = f"generation {g}" + (" (real data)" if g == 0 else "")
+        ax.hist(v, bins=edges, weights=np.full(len(v), 1.0 / len(v)), histtype="step", linewidth=1.6, color=col,
+                label=label)
+    ax.set_xscale("log")
+    ax.set(xlabel="perplexity of a training block under generation 0's model",
+           ylabel="share of the blocks",
+           title=f"Each generation's training data, {r.label}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
