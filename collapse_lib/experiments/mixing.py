@@ -1,0 +1,369 @@
+"""Chapter 5, mixing real data: the experiments behind every figure.
+
+- The four data policies of :mod:`collapse_lib.policies` (replace, accumulate, a fixed
+  real fraction, fresh real data) on the same axes for the chapter-1 families (a
+  Gaussian and the sandwich categorical of Shumailov et al., Nature 631:755, 2024) and
+  for linear regression on synthetic labels (Dohmatob, Feng and Kempe, "Model Collapse
+  Demystified", NeurIPS 2024; Gerstgrasser et al., "Is Model Collapse Inevitable?",
+  COLM 2024), the latter with its closed forms.
+- Strong model collapse (Dohmatob, Feng, Subramonian and Kempe, ICLR 2025): one
+  training set in which a fraction p of the labels comes from a shifted model; the test
+  error against n stops falling at about p^2 c^2.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .. import metrics
+from ..engine import run_generations
+from ..families import CategoricalFamily, CategoricalSource, GaussianFamily, GaussianSource
+from ..families.linreg import SAMPLERS, LinearRegressionFamily, LinearSource, wishart_stats
+from ..policies import POLICY_NAMES, make_policy
+from ..profiles import pick
+from ..progress import progress
+from ..runtime import generation_rng
+from ..theory import linreg as lr_theory
+from ..validation import check_choice, check_fraction, check_int, check_positive, check_sample_size
+from .distributions import SANDWICH
+
+#: What the papers reported (for the chapter's comparison table).
+PAPER = {
+    # Gerstgrasser et al., Theorem 2, with d = 10, T = 111, sigma^2 = 1: e_1 = 0.1
+    "replace_per_fit": 0.1,
+    "accumulate_bound": float(np.pi**2 / 6 * 0.1),
+    # Dohmatob et al., Strong Model Collapse: the floor p^2 c^2; "as little as 1 %"
+    # (arXiv v2) or "1 per 1000" (ICLR version) of synthetic data shows it
+    "strong_smallest_fraction": 0.01,
+}
+
+
+@dataclass(frozen=True)
+class MixingConfig:
+    """Sizes of the chapter's experiments (one instance per profile)."""
+
+    seed: int = 0  # every experiment derives its random streams from this seed
+    policies: tuple[str, ...] = POLICY_NAMES  # data policies compared on the same axes
+    real_fraction: float = 0.1  # share of real data of "mix" and "fresh" (Shumailov et al. keep 10 %)
+    generations: int = 100  # generations after the fit to real data, for every family
+    # chapter-1 families
+    gaussian_samples: int = 50  # M: points per generation of N(0, 1)
+    gaussian_chains: int = 2000
+    sandwich_samples: int = 100  # M: answers per generation of the sandwich survey
+    sandwich_chains: int = 2000
+    # linear regression on synthetic labels (Gerstgrasser et al., Theorem 2)
+    linreg_dim: int = 10  # d
+    linreg_samples: int = 111  # T: points per generation (T >= d + 2)
+    linreg_noise: float = 1.0  # sigma (the issue's sigma^2 = 1)
+    linreg_chains: int = 2000
+    linreg_sampler: str = "wishart"  # "points" or "wishart" (the summary's exact law; faster)
+    # strong model collapse (Dohmatob, Feng, Subramonian and Kempe)
+    strong_dim: int = 10  # d
+    strong_noise: float = 1.0  # sigma
+    strong_quality: float = 1.0  # c^2 = |w_synthetic - w*|^2, the synthetic labeller's excess error
+    strong_fractions: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)  # p: share of synthetic labels
+    strong_sizes: tuple[int, ...] = tuple(int(x) for x in np.logspace(1.5, 6, 19))  # n
+    strong_chains: int = 2000
+    # the neural example: chapter 3's VAE with a share of real images kept ("mix")
+    neural_fractions: tuple[float, ...] = (0.0, 0.1, 0.5)  # real share of each training set; () skips it
+    neural_chains: int = 2  # independent runs per fraction
+    neural_generations: int = 5  # generations after the fit to real images
+
+    def __post_init__(self):
+        if not self.policies:
+            raise ValueError(f"policies={self.policies!r} is not allowed: name at least one of {POLICY_NAMES}")
+        for p in self.policies:
+            check_choice("policies", p, POLICY_NAMES)
+        check_fraction("real_fraction", self.real_fraction)
+        for name in ("generations", "gaussian_chains", "sandwich_chains", "linreg_chains", "strong_chains",
+                     "linreg_dim", "strong_dim", "neural_chains", "neural_generations"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("seed", self.seed, minimum=0)
+        check_sample_size("gaussian_samples", self.gaussian_samples, 2, "a variance needs two samples")
+        check_sample_size("sandwich_samples", self.sandwich_samples, 1, "a survey needs an answer")
+        check_sample_size("linreg_samples", self.linreg_samples, self.linreg_dim + 2,
+                          "least squares needs T >= d + 2 for a finite expected error")
+        check_positive("linreg_noise", self.linreg_noise)
+        check_positive("strong_noise", self.strong_noise)
+        if not (np.isfinite(self.strong_quality) and self.strong_quality >= 0):
+            raise ValueError(f"strong_quality={self.strong_quality!r} is not allowed: it must be a finite number >= 0")
+        check_choice("linreg_sampler", self.linreg_sampler, SAMPLERS)
+        if not self.strong_fractions:
+            raise ValueError("strong_fractions=() is not allowed: give at least one fraction in [0, 1]")
+        for p in self.strong_fractions:
+            check_fraction("strong_fractions", p)
+        if not self.strong_sizes:
+            raise ValueError(f"strong_sizes=() is not allowed: give sizes n >= d + 2 = {self.strong_dim + 2}")
+        for n in self.strong_sizes:
+            check_sample_size("strong_sizes", n, self.strong_dim + 2,
+                              "least squares needs n >= d + 2 for a finite expected error")
+        for f in self.neural_fractions:
+            check_fraction("neural_fractions", f)
+
+
+PROFILE_CONFIGS = {
+    # the neural example is the costly part on two CPU cores: no real data against half real
+    # (chapter 3 shows 10 %), two chains, three generations
+    "quick": MixingConfig(generations=60, gaussian_chains=1000, sandwich_chains=1000, linreg_chains=1000,
+                          strong_chains=400, strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 14)),
+                          neural_fractions=(0.0, 0.5), neural_chains=2, neural_generations=3),
+    "gpu": MixingConfig(strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)), neural_chains=3),
+    "paper": MixingConfig(generations=300, gaussian_chains=10_000, sandwich_chains=10_000, linreg_chains=10_000,
+                          strong_chains=10_000, strong_sizes=tuple(int(x) for x in np.logspace(1.5, 9, 31)),
+                          neural_chains=5),
+}
+
+
+def config(profile: str | None = None, **overrides) -> MixingConfig:
+    """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
+    return pick(PROFILE_CONFIGS, profile, **overrides)
+
+
+def config_dict(cfg: MixingConfig) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+
+
+def true_weights(dim: int, seed: int) -> np.ndarray:
+    """w*: a fixed direction of norm 1 (least squares' errors do not depend on it)."""
+    w = np.random.default_rng([int(seed), int(dim), 7]).standard_normal(dim)
+    return w / np.linalg.norm(w)
+
+
+# ------------------------------------------------------------------ policy comparison
+@dataclass
+class PolicyResult:
+    """Per-policy records of one family: ``metric[policy]`` is (G+1, chains)."""
+
+    family: str
+    metric_name: str
+    generations: np.ndarray  # (G+1,)
+    metric: dict[str, np.ndarray] = field(default_factory=dict)
+    theory: dict[str, np.ndarray] = field(default_factory=dict)  # policy -> (G+1,) closed form
+
+
+def _run(family, source, policy_name, cfg: MixingConfig, samples: int, chains: int, desc: str):
+    policy = make_policy(policy_name, cfg.real_fraction)
+    return run_generations(family, source, policy, generations=cfg.generations, samples=samples, chains=chains,
+                           seed=cfg.seed, desc=desc)
+
+
+def gaussian_policies(cfg: MixingConfig) -> PolicyResult:
+    """N(0, 1) refitted on M points a generation under each policy; metric: squared W2
+    distance of the fit to N(0, 1)."""
+    res = PolicyResult("Gaussian", "squared W2 distance to N(0, 1)", np.arange(cfg.generations + 1))
+    for name in cfg.policies:
+        h = _run(GaussianFamily(1), GaussianSource(0.0, 1.0), name, cfg, cfg.gaussian_samples,
+                 cfg.gaussian_chains, f"Gaussian, {name}")
+        mean, var = h["mean"][..., 0], h["cov"][..., 0, 0]
+        res.metric[name] = mean**2 + (np.sqrt(var) - 1.0) ** 2
+    return res
+
+
+def sandwich_policies(cfg: MixingConfig) -> PolicyResult:
+    """The sandwich survey refitted on M answers a generation under each policy; metric:
+    the number of answers still given (of 7)."""
+    p = np.array(list(SANDWICH.values()), float) / 100.0
+    res = PolicyResult("sandwich (categorical)", "answers still given", np.arange(cfg.generations + 1))
+    for name in cfg.policies:
+        h = _run(CategoricalFamily(p.size), CategoricalSource(p), name, cfg, cfg.sandwich_samples,
+                 cfg.sandwich_chains, f"sandwich, {name}")
+        res.metric[name] = metrics.surviving(h["probs"]).astype(float)
+    return res
+
+
+def linreg_theory(generations: np.ndarray, cfg: MixingConfig) -> dict[str, np.ndarray]:
+    """The closed forms of replace and accumulate on the experiment's axis."""
+    args = (cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise)
+    return {"replace": lr_theory.replace_error(generations, *args),
+            "accumulate": lr_theory.accumulate_error(generations, *args)}
+
+
+def linreg_policies(cfg: MixingConfig) -> PolicyResult:
+    """Least squares on labels made by the previous fit, under each policy; metric: the
+    excess test error |w - w*|^2."""
+    w = true_weights(cfg.linreg_dim, cfg.seed)
+    source = LinearSource(w, cfg.linreg_noise)
+    family = LinearRegressionFamily(cfg.linreg_dim, cfg.linreg_noise, sampler=cfg.linreg_sampler)
+    g = np.arange(cfg.generations + 1)
+    res = PolicyResult("linear regression", "excess test error", g)
+    for name in cfg.policies:
+        h = _run(family, source, name, cfg, cfg.linreg_samples, cfg.linreg_chains, f"regression, {name}")
+        res.metric[name] = np.sum((h["weights"] - w) ** 2, axis=-1)
+    res.theory = {k: v for k, v in linreg_theory(g, cfg).items() if k in cfg.policies}
+    return res
+
+
+# ------------------------------------------------------------------- strong collapse
+@dataclass
+class StrongResult:
+    sizes: np.ndarray  # (n_sizes,) training-set sizes n
+    fractions: tuple[float, ...]  # p
+    quality: float  # c^2
+    dim: int
+    noise: float
+    errors: dict[float, np.ndarray] = field(default_factory=dict)  # p -> (n_sizes, chains) excess error
+    theory: dict[float, np.ndarray] = field(default_factory=dict)  # p -> (n_sizes,) exact expectation
+    asymptotic: dict[float, np.ndarray] = field(default_factory=dict)  # p -> sigma^2 d/n + p^2 c^2
+    floors: dict[float, float] = field(default_factory=dict)  # p -> p^2 c^2
+
+
+def strong_collapse(cfg: MixingConfig) -> StrongResult:
+    """Least squares on n points, round(p n) of them labelled by w* + Delta with
+    |Delta|^2 = c^2 (a random direction per chain), the rest by w*; excess test error on
+    real data against n. The summaries are drawn from their exact law (no points), so n
+    can reach millions."""
+    d, C = cfg.strong_dim, cfg.strong_chains
+    w = true_weights(d, cfg.seed)
+    family = LinearRegressionFamily(d, cfg.strong_noise)
+    sizes = np.array(cfg.strong_sizes)
+    res = StrongResult(sizes, tuple(cfg.strong_fractions), float(cfg.strong_quality), d, float(cfg.strong_noise))
+    rng = generation_rng(cfg.seed, 0, "policy")
+    delta = rng.standard_normal((C, d))
+    delta *= np.sqrt(cfg.strong_quality) / np.linalg.norm(delta, axis=1, keepdims=True)
+    real_w = np.broadcast_to(w, (C, d))
+    for p in progress(res.fractions, desc="strong collapse"):
+        err = np.empty((sizes.size, C))
+        for i, n in enumerate(sizes):
+            n2 = int(lr_theory.synthetic_count(n, p))
+            rng = generation_rng(cfg.seed + 1, i, "synthetic")
+            data = wishart_stats(real_w, int(n) - n2, cfg.strong_noise, rng) + \
+                wishart_stats(real_w + delta, n2, cfg.strong_noise, rng)
+            err[i] = np.sum((family.fit(data).weights - w) ** 2, axis=-1)
+        res.errors[p] = err
+        args = (p, cfg.strong_quality, d, cfg.strong_noise)
+        res.theory[p] = lr_theory.strong_collapse_error(sizes, *args)
+        res.asymptotic[p] = lr_theory.strong_collapse_asymptotic(sizes, *args)
+        res.floors[p] = lr_theory.strong_collapse_floor(p, cfg.strong_quality)
+    return res
+
+
+# ------------------------------------------------------------------ neural example
+@dataclass
+class NeuralResult:
+    """Chapter 3's VAE with a share of real images kept: ``runs[fraction]`` holds the
+    latent spread (G+1, C) and class shares (G+1, C, 10) of every generation."""
+
+    data: str
+    fractions: tuple[float, ...]
+    real_spread: np.ndarray  # (C,) the measure on real test images
+    runs: dict = field(default_factory=dict)  # fraction -> collapse_lib.experiments.vae.PolicyResult
+
+    @property
+    def generations(self) -> np.ndarray:
+        return np.arange(next(iter(self.runs.values())).spread.shape[0])
+
+
+def neural_config(cfg: MixingConfig, profile: str | None = None, **overrides):
+    """Chapter 3's VAE config of ``profile``, with this chapter's chains and generations."""
+    from . import vae
+
+    return vae.config(profile, seed=cfg.seed, chains=cfg.neural_chains, generations=cfg.neural_generations,
+                      **overrides)
+
+
+def neural_mixing(cfg: MixingConfig, profile: str | None = None, *, root=None, **vae_overrides) -> NeuralResult | None:
+    """Chapter 3's generational VAE loop with a real share of 0 (replace) or f ("mix":
+    a new random f of the real images in every training set), for each f of
+    ``cfg.neural_fractions``; None when there are none. ``vae_overrides`` change
+    chapter 3's settings (for example a smaller network)."""
+    if not cfg.neural_fractions:
+        return None
+    from ..data import load_images
+    from ..families.vae import VAEParams
+    from . import vae
+
+    base = neural_config(cfg, profile, **vae_overrides)
+    data = load_images(base.dataset)
+    clf = vae.DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed)
+    clf.fit(data.train_images, data.train_labels)
+    res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None)
+    for f in res.fractions:
+        policy = "replace" if f == 0 else "mix"
+        vcfg = neural_config(cfg, profile, policies=(policy,), real_fraction=f, **vae_overrides)
+        h = vae.train_generations(vcfg, data, policy, root=root)
+        res.runs[f] = vae.measure(vcfg, data, h, clf, f"real share {f:g}")
+        if res.real_spread is None:
+            fam, first = vae.family(vcfg, data), VAEParams(h["weights"][0], h["loss"][0])
+            real = data.test_images[:vcfg.eval_samples]
+            res.real_spread = np.array([vae.latent_spread(fam.encode_means(first, c, real))
+                                        for c in range(vcfg.chains)])
+    return res
+
+
+# ---------------------------------------------------------------------- whole chapter
+def standard_error(values: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over chains (the last axis)."""
+    values = np.asarray(values, float)
+    return values.std(axis=-1, ddof=1) / np.sqrt(values.shape[-1])
+
+
+def policy_table(res: PolicyResult) -> dict:
+    """Final-generation mean, its standard error and (where there is one) the closed form."""
+    out = {}
+    for name, v in res.metric.items():
+        row = {"mean_final": float(v[-1].mean()), "se_final": float(standard_error(v[-1]))}
+        if name in res.theory:
+            row["theory_final"] = float(res.theory[name][-1])
+        out[name] = row
+    return out
+
+
+def summary(gauss: PolicyResult, sand: PolicyResult, lin: PolicyResult, strong: StrongResult, cfg: MixingConfig,
+            neural: NeuralResult | None = None) -> dict:
+    """The chapter's numbers, as JSON-ready values (what the CLI writes)."""
+    e1 = float(lr_theory.one_fit_error(cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise))
+    out = {
+        "generations": cfg.generations,
+        "gaussian": policy_table(gauss),
+        "sandwich": policy_table(sand),
+        "linreg": {
+            **policy_table(lin),
+            "one_fit_error": e1,
+            "accumulate_bound": lr_theory.accumulate_bound(cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise),
+        },
+        "strong": {"sizes": strong.sizes.tolist(), "quality": strong.quality},
+    }
+    if "replace" in lin.metric:
+        out["linreg"]["replace_growth_per_generation"] = float(
+            np.polyfit(lin.generations, lin.metric["replace"].mean(axis=1), 1)[0])
+    for p in strong.fractions:
+        out["strong"][f"p={p:g}"] = {
+            "mean_error": strong.errors[p].mean(axis=1).tolist(),
+            "se": standard_error(strong.errors[p]).tolist(),
+            "theory": strong.theory[p].tolist(),
+            "floor": strong.floors[p],
+            "error_at_largest_n": float(strong.errors[p][-1].mean()),
+        }
+    if neural is not None:
+        from .vae import effective_classes
+
+        out["neural"] = {"data": neural.data, "real_latent_std": neural.real_spread.tolist()}
+        for f, r in neural.runs.items():
+            out["neural"][f"real share {f:g}"] = {
+                "latent_std_mean": r.spread.mean(1).tolist(),
+                "ratio_last_to_first": float((r.spread[-1] / r.spread[0]).mean()),
+                "effective_classes_mean": effective_classes(r.shares).mean(1).tolist(),
+            }
+    return out
+
+
+def run_all(cfg: MixingConfig):
+    """Every experiment of the chapter: (gaussian, sandwich, linreg, strong)."""
+    return gaussian_policies(cfg), sandwich_policies(cfg), linreg_policies(cfg), strong_collapse(cfg)
+
+
+def cli_run(profile: str, seed: int):
+    """The command-line hook: (config, results, figures) of the chapter."""
+    from ..plots import mixing as p
+
+    cfg = config(profile, seed=seed)
+    gauss, sand, lin, strong = run_all(cfg)
+    neural = neural_mixing(cfg, profile)
+    figures = {
+        "policies": p.policy_comparison([gauss, sand, lin]),
+        "strong_collapse": p.strong_collapse(strong),
+    }
+    if neural is not None:
+        figures["neural"] = p.neural_mixing(neural)
+    return config_dict(cfg), summary(gauss, sand, lin, strong, cfg, neural), figures

@@ -1,0 +1,324 @@
+"""Chapter 5 pieces: the linear-regression family, its closed forms against simulation
+(replace, accumulate, strong collapse), the chapter's experiments, figures, exercise
+checks and settings.
+
+Every theory-vs-simulation tolerance is Z standard errors of a mean over the chains,
+the standard error taken from the chains' sample spread."""
+import numpy as np
+import pytest
+
+from collapse_lib import run_generations
+from collapse_lib.exercises import AnswerError
+from collapse_lib.exercises import mixing as ex
+from collapse_lib.experiments import mixing as chapter
+from collapse_lib.families.linreg import (
+    LinearRegressionFamily,
+    LinearSource,
+    LinRegParams,
+    labelled_points,
+    points_to_stats,
+    wishart_stats,
+)
+from collapse_lib.policies import Accumulate, FreshReal, Mix, Replace
+from collapse_lib.store import RunStore
+from collapse_lib.theory import linreg as th
+
+Z = 5.0  # a 5-standard-error band: a correct formula fails with probability < 1e-6
+D, T, SIGMA = 10, 111, 1.0  # the issue's setting: one fit's expected excess error is 0.1
+
+
+def w_star(d=D):
+    return chapter.true_weights(d, 0)
+
+
+def errors(history, w):
+    return np.sum((history["weights"] - w) ** 2, axis=-1)  # (G+1, C)
+
+
+def run(policy, generations=10, chains=3000, sampler="points", seed=1, **kw):
+    w = w_star()
+    h = run_generations(LinearRegressionFamily(D, SIGMA, sampler=sampler), LinearSource(w, SIGMA), policy,
+                        generations=generations, samples=T, chains=chains, seed=seed, progress=False, **kw)
+    return h, errors(h, w)
+
+
+def se(values):
+    return values.std(axis=-1, ddof=1) / np.sqrt(values.shape[-1])
+
+
+# ----------------------------------------------------------------- closed forms
+def test_closed_forms_of_the_issue_setting():
+    g = np.arange(50)
+    assert np.allclose(th.one_fit_error(T, D, SIGMA), 0.1)
+    assert np.allclose(th.replace_error(g, T, D, SIGMA), 0.1 * (g + 1))
+    acc = th.accumulate_error(g, T, D, SIGMA)
+    assert acc[0] == pytest.approx(0.1) and np.all(np.diff(acc) > 0)
+    assert th.accumulate_bound(T, D, SIGMA) == pytest.approx(np.pi**2 / 60) == pytest.approx(0.16449, abs=1e-5)
+    # fresh inputs (exact here) stay below the fixed-design sum of the paper, which stays below pi^2/6 e_1
+    fixed = th.accumulate_error_fixed_design(g, T, D, SIGMA)
+    assert np.all(acc <= fixed + 1e-15) and np.all(fixed < th.accumulate_bound(T, D, SIGMA))
+    assert fixed[1] == pytest.approx(0.1 * 1.25)
+
+
+def test_strong_collapse_closed_form_limits():
+    n = np.array([100, 10_000, 10**6, 10**8])
+    # p = 1: every label comes from the shifted model, whose whole error is learned
+    assert np.allclose(th.strong_collapse_bias(n, 1.0, D), 1.0)
+    assert np.allclose(th.strong_collapse_bias(n, 0.0, D), 0.0)
+    # large n: B = p^2 + p (1 - p) (d + 1) / n + O(1/n^2), the paper's sigma^2 d/n + p^2 c^2
+    for p in (0.001, 0.01, 0.1):
+        b = th.strong_collapse_bias(n, p, D)
+        n2 = th.synthetic_count(n, p)
+        q = n2 / n  # the realised share
+        assert np.allclose(b[1:], q[1:] ** 2 + q[1:] * (1 - q[1:]) * (D + 1) / n[1:], rtol=1e-3)
+        exact = th.strong_collapse_error(n, p, 2.0, D, SIGMA)
+        approx = th.strong_collapse_asymptotic(n, p, 2.0, D, SIGMA)
+        assert np.allclose(exact[-1], approx[-1], rtol=1e-3)
+        assert exact[-1] > th.strong_collapse_floor(p, 2.0) == pytest.approx(2.0 * p**2)
+
+
+# ---------------------------------------------------- closed forms vs simulation
+def test_replace_grows_like_n_times_one_fit():
+    h, e = run(Replace())
+    g = np.arange(e.shape[0])
+    assert np.all(np.abs(e.mean(1) - th.replace_error(g, T, D, SIGMA)) < Z * se(e))
+    # the issue's number: about 0.1 n after n fits
+    slope = np.polyfit(g + 1, e.mean(1), 1)[0]
+    assert abs(slope - 0.1) < 0.02
+
+
+def test_accumulate_stays_below_pi_squared_over_six_of_one_fit():
+    h, e = run(Accumulate())
+    g = np.arange(e.shape[0])
+    assert np.all(np.abs(e.mean(1) - th.accumulate_error(g, T, D, SIGMA)) < Z * se(e))
+    assert np.all(e.mean(1) < th.accumulate_bound(T, D, SIGMA) + Z * se(e))
+    assert e.mean(1)[-1] < 0.17  # the issue: at most about 0.164
+
+
+@pytest.mark.parametrize("policy", [Replace(), Accumulate()], ids=["replace", "accumulate"])
+def test_wishart_sampler_follows_the_same_closed_forms(policy):
+    h, e = run(policy, generations=30, chains=4000, sampler="wishart")
+    g = np.arange(e.shape[0])
+    theory = th.replace_error(g, T, D, SIGMA) if policy.name == "replace" else th.accumulate_error(g, T, D, SIGMA)
+    assert np.all(np.abs(e.mean(1) - theory) < Z * se(e))
+
+
+def test_wishart_statistics_have_the_law_of_the_points():
+    C, n, d = 20_000, 30, 4
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((C, d))
+    s = wishart_stats(w, n, 0.5, rng)
+    # E[X^T X] = n I; Var of a diagonal entry 2n, of an off-diagonal one n
+    var = np.where(np.eye(d, dtype=bool), 2.0 * n, float(n))
+    assert np.all(np.abs(s.xx.mean(0) - n * np.eye(d)) < Z * np.sqrt(var / C))
+    assert np.allclose(s.xx, np.swapaxes(s.xx, 1, 2))
+    # residual X^T y - X^T X w = X^T noise has covariance sigma^2 n I
+    r = s.xy - np.einsum("cij,cj->ci", s.xx, w)
+    assert np.all(np.abs(r.var(0) - 0.25 * n) < Z * np.sqrt(2 * (0.25 * n) ** 2 / C) + Z * 0.25 * np.sqrt(n / C))
+    # fewer points than dimensions: a singular Gram matrix of rank n
+    small = wishart_stats(w[:5], 2, 0.5, rng)
+    assert small.n == 2 and np.all(np.linalg.matrix_rank(small.xx) == 2)
+
+
+@pytest.mark.parametrize("n,p", [(40, 0.5), (60, 0.1), (200, 0.25), (35, 1.0)])
+def test_strong_collapse_matches_points_simulation(n, p):
+    C, c2 = 20_000, 2.0
+    rng = np.random.default_rng([n, int(p * 1000)])
+    w = np.broadcast_to(w_star(), (C, D))
+    delta = rng.standard_normal((C, D))
+    delta *= np.sqrt(c2) / np.linalg.norm(delta, axis=1, keepdims=True)
+    n2 = int(th.synthetic_count(n, p))
+    data = points_to_stats(labelled_points(w, n - n2, SIGMA, rng)) + \
+        points_to_stats(labelled_points(w + delta, n2, SIGMA, rng))
+    e = np.sum((LinearRegressionFamily(D).fit(data).weights - w) ** 2, axis=-1)
+    assert abs(e.mean() - th.strong_collapse_error(n, p, c2, D, SIGMA)) < Z * se(e)
+
+
+def test_strong_collapse_experiment_shows_the_floor():
+    cfg = chapter.MixingConfig(strong_chains=1000, strong_sizes=(50, 1000, 10**5, 10**7, 10**8),
+                               strong_quality=1.0)
+    res = chapter.strong_collapse(cfg)
+    for p in cfg.strong_fractions:
+        e = res.errors[p]
+        assert np.all(np.abs(e.mean(1) - res.theory[p]) < Z * se(e)), p
+    # real data only: the error keeps falling like sigma^2 d / n
+    assert res.errors[0.0][-1].mean() < 2e-6
+    # even 1 % synthetic labels: a floor of p^2 c^2 = 1e-4 that 10^8 points do not remove
+    big = res.errors[0.01]
+    assert big[-1].mean() > res.floors[0.01] - Z * se(big[-1])
+    assert big[-1].mean() > 0.5 * big[-2].mean()  # 10x more data, the error barely moves
+    assert res.errors[0.1][-1].mean() == pytest.approx(0.01, rel=0.05)
+
+
+# ----------------------------------------------------------------- the family
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+def test_vectorised_fit_equals_per_chain_lstsq(ridge):
+    rng = np.random.default_rng(0)
+    C, n, d = 6, 25, 4
+    points = labelled_points(rng.standard_normal((C, d)), n, 0.7, rng)
+    fam = LinearRegressionFamily(d, ridge=ridge)
+    got = fam.fit(fam.summarize(points)).weights
+    for c in range(C):
+        x, y = points[c, :, :d], points[c, :, d]
+        if ridge:  # (1/n)|y - Xw|^2 + ridge |w|^2 is least squares on rows sqrt(n ridge) I
+            x = np.vstack([x, np.sqrt(n * ridge) * np.eye(d)])
+            y = np.concatenate([y, np.zeros(d)])
+        assert np.allclose(got[c], np.linalg.lstsq(x, y, rcond=None)[0], atol=1e-10)
+
+
+def test_summaries_pool_like_concatenated_points():
+    rng = np.random.default_rng(1)
+    a, b = labelled_points(rng.standard_normal((3, 5)), 8, 1.0, rng), labelled_points(np.zeros((3, 5)), 13, 1.0, rng)
+    pooled = points_to_stats(a) + points_to_stats(b)
+    whole = points_to_stats(np.concatenate([a, b], axis=1))
+    assert pooled.n == 21 and np.allclose(pooled.xx, whole.xx) and np.allclose(pooled.xy, whole.xy)
+
+
+def test_sample_labels_follow_the_fitted_model():
+    rng = np.random.default_rng(2)
+    w = np.array([[1.0, -2.0, 0.5]])
+    fam = LinearRegressionFamily(3, noise=0.0)
+    pts = fam.sample_points(LinRegParams(w), 50, rng)
+    assert pts.shape == (1, 50, 4) and np.allclose(pts[0, :, 3], pts[0, :, :3] @ w[0])
+    assert np.allclose(fam.fit(fam.sample(LinRegParams(w), 50, rng)).weights, w)
+
+
+@pytest.mark.parametrize("policy", [Mix(0.1), FreshReal(0.5)], ids=["mix", "fresh"])
+def test_real_data_policies_run_and_bound_the_error(policy):
+    h, e = run(policy, generations=20, chains=500, sampler="wishart")
+    _, rep = run(Replace(), generations=20, chains=500, sampler="wishart")
+    assert e.shape == (21, 500) and np.all(np.isfinite(e))
+    assert e[-1].mean() + Z * se(e[-1]) < rep[-1].mean()
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+    full, _ = run(Accumulate(), generations=4, chains=50)
+    store = RunStore(tmp_path / "run", {"test": "linreg"})
+    run(Accumulate(), generations=2, chains=50, store=store)
+    resumed, _ = run(Accumulate(), generations=4, chains=50, store=RunStore(tmp_path / "run", {"test": "linreg"}))
+    assert resumed.resumed_from == 2
+    assert np.array_equal(resumed["weights"], full["weights"])
+
+
+# ---------------------------------------------------------------- bad settings
+@pytest.mark.parametrize("call,names", [
+    (lambda: th.one_fit_error(11, 10), "T=11"),
+    (lambda: th.replace_error(3, 5, 10), "T=5"),
+    (lambda: th.accumulate_error(3, 11, 10), "T=11"),
+    (lambda: th.replace_error(-1, 111, 10), "generation=-1"),
+    (lambda: th.strong_collapse_error(100, 1.5, 1.0, 10), "p=1.5"),
+    (lambda: th.strong_collapse_error(100, -0.1, 1.0, 10), "p=-0.1"),
+    (lambda: th.strong_collapse_error(10, 0.1, 1.0, 10), "n=10"),
+    (lambda: th.strong_collapse_error(100, 0.1, -1.0, 10), "c2=-1.0"),
+    (lambda: th.strong_collapse_floor(2.0, 1.0), "p=2.0"),
+    (lambda: LinearRegressionFamily(0), "dim=0"),
+    (lambda: LinearRegressionFamily(3, noise=-1.0), "noise=-1.0"),
+    (lambda: LinearRegressionFamily(3, ridge=-0.5), "ridge=-0.5"),
+    (lambda: LinearRegressionFamily(3, sampler="magic"), "sampler='magic'"),
+    (lambda: LinearSource([[1.0]]), "weights="),
+    (lambda: LinearRegressionFamily(3).summarize(np.zeros((2, 5, 3))), "(chains, n, dim+1)"),
+    (lambda: run_generations(LinearRegressionFamily(D), LinearSource(w_star()), Replace(), generations=2,
+                             samples=11, chains=2, progress=False), "samples=11"),
+    (lambda: chapter.MixingConfig(linreg_samples=11), "linreg_samples=11"),
+    (lambda: chapter.MixingConfig(real_fraction=1.2), "real_fraction=1.2"),
+    (lambda: chapter.MixingConfig(strong_fractions=(0.1, 1.5)), "strong_fractions=1.5"),
+    (lambda: chapter.MixingConfig(strong_sizes=(5, 100)), "strong_sizes=5"),
+    (lambda: chapter.MixingConfig(policies=("replace", "hoard")), "policies='hoard'"),
+    (lambda: chapter.MixingConfig(generations=0), "generations=0"),
+    (lambda: chapter.MixingConfig(neural_fractions=(0.1, -0.5)), "neural_fractions=-0.5"),
+    (lambda: chapter.MixingConfig(linreg_sampler="fast"), "linreg_sampler='fast'"),
+    (lambda: chapter.config("huge"), "profile='huge'"),
+])
+def test_bad_settings_are_refused_with_their_name(call, names):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert names in str(err.value) and "not allowed" in str(err.value)
+
+
+# ------------------------------------------------------- experiments and figures
+def small_config(**kw):
+    base = dict(generations=15, gaussian_chains=200, sandwich_chains=200, linreg_chains=300, strong_chains=100,
+                strong_sizes=(30, 1000, 10**6), neural_fractions=())
+    return chapter.MixingConfig(**{**base, **kw})
+
+
+def test_policy_comparison_orders_the_policies():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_lib.plots import mixing as plots
+
+    cfg = small_config()
+    gauss, sand, lin, strong = chapter.run_all(cfg)
+    for res in (gauss, sand, lin):
+        assert set(res.metric) == set(cfg.policies)
+        assert all(v.shape == res.metric["replace"].shape and v.shape[0] == cfg.generations + 1
+                   for v in res.metric.values())
+    # replace drifts furthest; every policy that keeps real data stays closer to the truth
+    for res in (gauss, lin):
+        last = {k: v[-1] for k, v in res.metric.items()}
+        assert last["accumulate"].mean() + Z * se(last["accumulate"]) < last["replace"].mean()
+        for k in ("mix", "fresh"):
+            assert last[k].mean() < last["replace"].mean(), (res.family, k)
+    assert sand.metric["accumulate"][-1].mean() > sand.metric["replace"][-1].mean()
+    out = chapter.summary(gauss, sand, lin, strong, cfg)
+    assert out["linreg"]["one_fit_error"] == pytest.approx(0.1)
+    assert out["linreg"]["replace"]["theory_final"] == pytest.approx(0.1 * (cfg.generations + 1))
+    assert out["strong"]["p=0.1"]["floor"] == pytest.approx(0.01)
+    fig1, fig2 = plots.policy_comparison([gauss, sand, lin]), plots.strong_collapse(strong)
+    assert len(fig1.axes) == 3 and len(fig2.axes) == 1
+
+
+def test_neural_example_runs_through_chapter_3(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_lib.plots import mixing as plots
+
+    cfg = small_config(neural_fractions=(0.0, 0.5), neural_chains=2, neural_generations=1)
+    res = chapter.neural_mixing(cfg, "quick", root=tmp_path, latent=2, hidden=16, samples=60, epochs=2,
+                                batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2,
+                                classifier_hidden=16)
+    assert set(res.runs) == {0.0, 0.5} and res.real_spread.shape == (2,)
+    assert res.runs[0.5].spread.shape == (2, 2) and np.all(np.isfinite(res.runs[0.5].spread))
+    assert len(plots.neural_mixing(res).axes) == 2
+    assert chapter.neural_mixing(small_config()) is None
+
+
+def test_cli_knows_the_chapter():
+    from collapse_lib.cli import EXPERIMENTS
+
+    assert EXPERIMENTS["mixing"] == "collapse_lib.experiments.mixing"
+    assert callable(chapter.cli_run)
+    for profile in ("quick", "gpu", "paper"):
+        cfg = chapter.config(profile)
+        assert cfg.linreg_samples >= cfg.linreg_dim + 2
+
+
+# ------------------------------------------------------------- exercise checks
+def test_exercise_checks_accept_right_and_refuse_wrong_answers(capsys):
+    assert ex.check_replace_error(1.0, generation=9)
+    with pytest.raises(AnswerError, match="generation 9"):
+        ex.check_replace_error(0.9, generation=9)  # forgot the fit to real data
+    assert ex.check_accumulate_bound(np.pi**2 / 60)
+    with pytest.raises(AnswerError, match="accumulate"):
+        ex.check_accumulate_bound(0.2)
+    assert ex.check_crossover_size(1e5, p=0.01)
+    with pytest.raises(AnswerError, match="p=0.01"):
+        ex.check_crossover_size(1e3, p=0.01)
+
+    def right(xx, xy):
+        return np.linalg.solve(xx, xy[..., None])[..., 0]
+
+    assert ex.check_batched_ols(right)
+    with pytest.raises(AnswerError, match="differs"):
+        ex.check_batched_ols(lambda xx, xy: xy / np.trace(xx, axis1=1, axis2=2)[:, None])
+    with pytest.raises(AnswerError, match="shape"):
+        ex.check_batched_ols(lambda xx, xy: xy[0])
+    with pytest.raises(AnswerError, match="raised"):
+        ex.check_batched_ols(lambda xx, xy: 1 / 0)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_batched_ols(lambda xx, xy: ...)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_replace_error(...)
+    assert "Correct" in capsys.readouterr().out
