@@ -21,6 +21,9 @@ EXPERIMENTS = {
     "distributions": "collapse_lib.experiments.distributions",
     "gmm": "collapse_lib.experiments.gmm",
     "vae": "collapse_lib.experiments.vae",
+    "larger": "collapse_lib.experiments.larger",
+    "lm": "collapse_lib.experiments.lm",
+    "mixing": "collapse_lib.experiments.mixing",
 }
 
 

@@ -1,0 +1,110 @@
+"""Test error of random-projection regression with mixed labels: the exact formulas
+the chapter draws over its simulations below the interpolation threshold.
+
+Setting of :mod:`collapse_lib.families.random_features` (Dohmatob et al., "Strong Model
+Collapse", ICLR 2025, section 2.2): x ~ N(0, Sigma), features z = S x of width m, the last
+layer fitted by least squares on n points, of which a fraction p carry labels of the
+shifted model w + delta (quality c2 = delta^T Sigma delta).
+
+Under-parameterised side (m <= n - 2), given S. The best linear predictor of
+x.w from z is z.a, with residual variance ``res(w) = w^T Sigma w - |proj of Sigma^(1/2) w
+on the span of Sigma^(1/2) S^T|^2``. The residual is Gaussian and independent of z, so for
+real labels the fit is ordinary least squares with Gaussian design z and independent
+noise of variance sigma^2 + res(w), and the classical identity E tr((Z^T Z)^(-1) Sigma_z)
+= m/(n - m - 1) gives the **exact** expected test error (on clean real labels)
+
+    E = res(w) + (sigma^2 + res(w)) * m / (n - m - 1)                   (p = 0).
+
+With synthetic labels the fitted coefficient is a + M b + (noise term), where b is the
+z-coefficient of delta (the part of the shift the projections can represent, of size
+c2 - res(delta)) and M = (Z^T Z)^(-1) Z^T D Z (D selects the n_2 = round(p n) synthetic
+rows). The two terms are uncorrelated, the noise of each row is independent of z, and in
+whitened coordinates E|M b|^2 = B(n, n_2; m) |b|^2 with the matrix-beta moment B of
+:func:`collapse_lib.theory.linreg.strong_collapse_bias` (the classical linear model of
+chapter 5, with dimension m). So, again **exactly** given S, w and delta,
+
+    E = res(w) + B(n, n_2; m) (c2 - res(delta))
+        + (sigma^2 + (1 - n_2/n) res(w) + (n_2/n) res(w + delta)) * m / (n - m - 1).
+
+For large n, B ~ p^2 + p (1 - p) m / (n - m): the floor p^2 c2 of strong model
+collapse (for m large enough that the projections see delta), plus a part that is
+amplified as m approaches n, like the label noise.
+
+Far above the threshold (m -> infinity, S^T S -> I) the model becomes minimum-norm least
+squares in x itself; for isotropic Sigma = I and d > n + 1 its expected test error is the
+exact ``signal (1 - n/d) + sigma^2 n / (d - n - 1)`` (projection on a random n-dimensional
+subspace, plus the mean of an inverse Wishart matrix).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..validation import _fail, check_fraction, check_int
+from .linreg import strong_collapse_bias, strong_collapse_floor, synthetic_count
+
+
+def residual_form(S: np.ndarray, V: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+    """The quadratic form R with res(sum_l a_l v_l) = a^T R a: for vectors V (B, L, d),
+    ``R[b] = V Sigma V^T - (S Sigma V^T)^T (S Sigma S^T)^(-1) (S Sigma V^T)``, where
+    res(v) is the variance of x.v that no linear function of z = S x explains. S (B, m, d)
+    with m <= d, spectrum (d,) the diagonal of Sigma; returns (B, L, L)."""
+    SL = S * spectrum  # S Sigma
+    gram = SL @ S.transpose(0, 2, 1)  # S Sigma S^T
+    cross = SL @ V.transpose(0, 2, 1)  # (B, m, L)
+    full = (V * spectrum) @ V.transpose(0, 2, 1)
+    return full - cross.transpose(0, 2, 1) @ np.linalg.solve(gram, cross)
+
+
+def residual_variance(S: np.ndarray, v: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+    """res(v) = v^T Sigma v - (S Sigma v)^T (S Sigma S^T)^(-1) (S Sigma v) for v (B, d);
+    returns (B,)."""
+    return residual_form(S, v[:, None], spectrum)[:, 0, 0]
+
+
+def _check_under(m, n) -> tuple[int, int]:
+    m = check_int("m", m, minimum=1)
+    n = check_int("n", n, minimum=1)
+    if m > n - 2:
+        _fail("m", m, f"the under-parameterised formula needs m <= n - 2 = {n - 2}")
+    return m, n
+
+
+def variance_factor(m: int, n: int) -> float:
+    """m / (n - m - 1): how much least squares with m Gaussian features on n points
+    multiplies the label noise in the test error (exact for m <= n - 2)."""
+    m, n = _check_under(m, n)
+    return m / (n - m - 1)
+
+
+def under_error_real(m: int, n: int, noise: float, res_w) -> np.ndarray:
+    """Exact E[test error | S, w] for real labels only (p = 0), m <= n - 2."""
+    res_w = np.asarray(res_w, float)
+    return res_w + (noise + res_w) * variance_factor(m, n)
+
+
+def under_error_mixed(m: int, n: int, noise: float, p: float, c2: float, res_w, res_delta, res_shifted) -> np.ndarray:
+    """Exact E[test error | S, w, delta] with n_2 = round(p n) synthetic labels of quality
+    c2, m <= n - 2 (see the module docstring); equals :func:`under_error_real` at p = 0.
+    ``res_delta`` and ``res_shifted`` are res(delta) and res(w + delta)."""
+    p = check_fraction("p", p)
+    factor = variance_factor(m, n)
+    res_w, res_delta, res_shifted = (np.asarray(a, float) for a in (res_w, res_delta, res_shifted))
+    share = strong_collapse_bias(n, p, m) if p > 0 else 0.0
+    q = synthetic_count(n, p) / n
+    seen = c2 - res_delta  # the part of delta the projections can represent
+    return res_w + share * seen + (noise + (1 - q) * res_w + q * res_shifted) * factor
+
+
+def wide_limit_isotropic(n: int, d: int, noise: float, signal: float = 1.0) -> float:
+    """Exact expected test error of minimum-norm least squares in x (the m -> infinity
+    limit of the random-projection model) for Sigma = I, real labels, d >= n + 2."""
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=1)
+    if d < n + 2:
+        _fail("d", d, f"the formula needs d >= n + 2 = {n + 2}")
+    return signal * (1 - n / d) + noise * n / (d - n - 1)
+
+
+#: The strong-model-collapse floor p^2 c2 of the classical linear model (Dohmatob et al.
+#: 2025, Corollary 1): the error that more data does not remove (shared with chapter 5).
+floor = strong_collapse_floor

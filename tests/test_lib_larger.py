@@ -1,0 +1,357 @@
+"""Chapter 6 (larger models): random-projection regression with mixed labels, its
+formulas, the width sweep of two-layer networks, the experiment's config and checks.
+
+Tolerances of theory-vs-simulation tests are k = 4 standard errors of the mean over the
+simulated seeds (a false alarm has probability below 1e-4 for each)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from collapse_lib.experiments import larger
+from collapse_lib.families.mlp_width import WidthSweepMLP
+from collapse_lib.families.random_features import (Problems, RandomFeatureRidge, draw_problems, min_norm_limit,
+                                                    power_law_spectrum)
+from collapse_lib.theory import random_features as theory
+
+K_SE = 4.0
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def within_se(diff: np.ndarray) -> tuple[float, float]:
+    """Mean of per-seed differences and its standard error."""
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+# ------------------------------------------------------------------ the batched fit
+@pytest.mark.parametrize("ridge", [0.0, 0.05])
+def test_batched_fit_equals_per_seed_lstsq(ridge):
+    P = draw_problems(seeds=4, n=20, d=50, m_max=60, spectrum=1.0, seed=3)
+    y = P.labels(0.3, 0.5)
+    widths = [3, 10, 19, 21, 35, 60]
+    est = RandomFeatureRidge(widths, ridge).fit(P.X, y, P.S)
+    for b in range(4):
+        for k, m in enumerate(widths):
+            Z = P.X[b] @ P.S[b, :m].T
+            if ridge == 0:
+                v = np.linalg.lstsq(Z, y[b], rcond=None)[0]  # minimum-norm least squares
+            else:  # (1/n)|Zv - y|^2 + ridge |v|^2 as one least-squares problem
+                A = np.vstack([Z, np.sqrt(ridge * 20) * np.eye(m)])
+                v = np.linalg.lstsq(A, np.concatenate([y[b], np.zeros(m)]), rcond=None)[0]
+            np.testing.assert_allclose(est.weights_[k][b], v, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(est.coef_[b, k], P.S[b, :m].T @ v, rtol=1e-6, atol=1e-8)
+
+
+def test_several_label_sets_fit_like_one_each():
+    P = draw_problems(seeds=3, n=15, d=40, m_max=30, spectrum=0.5, seed=1)
+    Y = np.stack([P.labels(0, 0), P.labels(0.5, 1.0)], 1)
+    both = RandomFeatureRidge([5, 30], 0.0).fit(P.X, Y, P.S)
+    for l in range(2):
+        one = RandomFeatureRidge([5, 30], 0.0).fit(P.X, Y[:, l], P.S)
+        np.testing.assert_allclose(both.coef_[:, l], one.coef_, rtol=1e-8, atol=1e-10)
+    assert both.predict(P.X).shape == (3, 2, 2, 15)
+
+
+def test_problems_are_drawn_per_seed_so_chunks_agree():
+    full = draw_problems(seeds=5, n=6, d=8, m_max=4, seed=2)
+    part = draw_problems(seeds=2, n=6, d=8, m_max=4, seed=2, first=3)
+    for name in ("X", "noise", "w", "u", "S"):
+        np.testing.assert_array_equal(getattr(full, name)[3:5], getattr(part, name))
+    lam = full.spectrum
+    np.testing.assert_allclose(np.einsum("bd,d->b", full.w**2, lam), 1.0)  # signal variance
+    np.testing.assert_allclose(np.einsum("bd,d->b", full.u**2, lam), 1.0)  # unit shift
+    np.testing.assert_allclose(power_law_spectrum(8, 1.0).mean(), 1.0)
+
+
+def test_labels_shift_exactly_the_synthetic_rows():
+    P = draw_problems(seeds=2, n=10, d=5, m_max=3, seed=0)
+    real, mixed = P.labels(0, 0), P.labels(0.3, 4.0)
+    np.testing.assert_allclose(mixed[:, 3:], real[:, 3:])
+    np.testing.assert_allclose(mixed[:, :3] - real[:, :3], 2.0 * np.einsum("bnd,bd->bn", P.X[:, :3], P.u))
+
+
+# ------------------------------------------------------------------ theory vs simulation
+@pytest.mark.parametrize("m", [6, 20, 30])
+def test_real_labels_under_parameterised_error_is_the_exact_formula(m):
+    """p = 0, m <= n - 2: E[error | S, w] = res + (sigma^2 + res) m/(n - m - 1)."""
+    n, d, noise = 40, 80, 0.2
+    P = draw_problems(seeds=600, n=n, d=d, m_max=m, spectrum=1.0, noise=noise, seed=11)
+    err = P.test_error(RandomFeatureRidge([m]).fit(P.X, P.labels(0, 0), P.S).coef_[:, 0])
+    res = theory.residual_variance(P.S, P.w, P.spectrum)
+    mean, se = within_se(err - theory.under_error_real(m, n, noise, res))
+    assert abs(mean) < K_SE * se, (mean, se)
+
+
+@pytest.mark.parametrize("m, p, c2", [(6, 0.5, 1.0), (25, 0.2, 2.0), (30, 0.5, 0.5)])
+def test_mixed_labels_under_parameterised_error_is_the_exact_formula(m, p, c2):
+    """p > 0, m <= n - 2: the matrix-beta formula, given S, w and delta."""
+    n, d, noise = 40, 80, 0.2
+    P = draw_problems(seeds=600, n=n, d=d, m_max=m, spectrum=1.0, noise=noise, seed=12)
+    err = P.test_error(RandomFeatureRidge([m]).fit(P.X, P.labels(p, c2), P.S).coef_[:, 0])
+    R = theory.residual_form(P.S, np.stack([P.w, P.u], 1), P.spectrum)
+    res_w, res_u, cross = R[:, 0, 0], R[:, 1, 1], R[:, 0, 1]
+    expected = theory.under_error_mixed(m, n, noise, p, c2, res_w, c2 * res_u,
+                                        res_w + c2 * res_u + 2 * np.sqrt(c2) * cross)
+    mean, se = within_se(err - expected)
+    assert abs(mean) < K_SE * se, (mean, se)
+    assert expected.mean() > theory.under_error_real(m, n, noise, res_w).mean()  # synthetic labels cost
+
+
+def test_isotropic_residual_has_mean_one_minus_m_over_d():
+    """For Sigma = I, res(w) = |w|^2 (1 - m/d) on average over random projections."""
+    P = draw_problems(seeds=400, n=1, d=30, m_max=12, spectrum=0.0, seed=5)
+    mean, se = within_se(theory.residual_variance(P.S, P.w, P.spectrum) - (1 - 12 / 30))
+    assert abs(mean) < K_SE * se
+
+
+def test_wide_limit_matches_the_isotropic_closed_form():
+    """m -> infinity: minimum-norm least squares in x, E = (1 - n/d) + sigma^2 n/(d - n - 1)."""
+    n, d, noise = 20, 50, 0.3
+    P = draw_problems(seeds=1500, n=n, d=d, m_max=1, spectrum=0.0, noise=noise, seed=4)
+    err = P.test_error(min_norm_limit(P.X, P.labels(0, 0)))
+    mean, se = within_se(err - theory.wide_limit_isotropic(n, d, noise))
+    assert abs(mean) < K_SE * se, (mean, se)
+
+
+def test_very_wide_models_approach_the_min_norm_limit():
+    """S^T S / m -> I, so width m >> d gives the minimum-norm fit in x (deterministically)."""
+    P = draw_problems(seeds=3, n=10, d=20, m_max=4000, spectrum=1.0, seed=6)
+    y = P.labels(0.5, 1.0)
+    limit = min_norm_limit(P.X, y)
+    coef = RandomFeatureRidge([200, 4000]).fit(P.X, y, P.S).coef_
+    gap = np.linalg.norm(coef - limit[:, None], axis=-1) / np.linalg.norm(limit, axis=-1)[:, None]
+    assert np.all(gap[:, 1] < gap[:, 0]) and np.all(gap[:, 1] < 0.1), gap
+
+
+def test_peak_at_the_interpolation_threshold():
+    n = 40
+    P = draw_problems(seeds=150, n=n, d=120, m_max=4 * n, spectrum=1.0, seed=8)
+    widths = [n // 2, n - 2, n + 2, 4 * n]
+    err = P.test_error(RandomFeatureRidge(widths).fit(P.X, P.labels(0, 0), P.S).coef_).mean(0)
+    assert err[1] > 3 * max(err[0], err[3]) and err[2] > 3 * max(err[0], err[3]), err
+
+
+def test_synthetic_labels_cost_at_every_width():
+    """The floor: with p > 0 the mean excess over real-only error is positive at every
+    width, below, near and far above the threshold (paired seeds)."""
+    n = 40
+    P = draw_problems(seeds=200, n=n, d=120, m_max=10 * n, spectrum=1.0, seed=9)
+    widths = [4, n // 2, n + 4, 3 * n, 10 * n]
+    Y = np.stack([P.labels(0, 0), P.labels(0.5, 1.0)], 1)
+    err = P.test_error(RandomFeatureRidge(widths).fit(P.X, Y, P.S).coef_)
+    excess = err[:, 1] - err[:, 0]
+    se = excess.std(0, ddof=1) / np.sqrt(len(excess))
+    assert np.all(excess.mean(0) > K_SE * se), (excess.mean(0), se)
+    # below the threshold the cost grows with width (amplification), above it shrinks
+    m = excess.mean(0)
+    assert m[0] < m[1] < m[2] and m[2] > m[3] > m[4], m
+
+
+def test_mixed_formula_reduces_to_the_exact_one_at_p_zero():
+    res_w = np.array([0.3, 0.5])
+    np.testing.assert_allclose(theory.under_error_mixed(10, 50, 0.1, 0.0, 2.0, res_w, [0.1, 0.2], [0.4, 0.9]),
+                               theory.under_error_real(10, 50, 0.1, res_w))
+    assert theory.floor(0.1, 2.0) == pytest.approx(0.02)
+    assert theory.variance_factor(10, 50) == pytest.approx(10 / 39)
+
+
+# ------------------------------------------------------------------ bad settings
+@pytest.mark.parametrize("call, name", [
+    (lambda: RandomFeatureRidge([]).fit(*_tiny()), "widths"),
+    (lambda: RandomFeatureRidge([0, 3]).fit(*_tiny()), "widths"),
+    (lambda: RandomFeatureRidge([-2]).fit(*_tiny()), "widths"),
+    (lambda: RandomFeatureRidge([3, 2]).fit(*_tiny()), "widths"),
+    (lambda: RandomFeatureRidge([3], ridge=-1).fit(*_tiny()), "ridge"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2).labels(1.5, 1.0), "p"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2).labels(-0.1, 1.0), "p"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2).labels(0.5, -1.0), "c2"),
+    (lambda: draw_problems(seeds=0, n=3, d=4, m_max=2), "seeds"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=0), "m_max"),
+    (lambda: theory.variance_factor(49, 50), "m"),
+    (lambda: theory.variance_factor(0, 50), "m"),
+    (lambda: theory.wide_limit_isotropic(50, 51, 0.1), "d"),
+    (lambda: larger.LargerConfig(fractions=(0.1, 1.2)), "fractions"),
+    (lambda: larger.LargerConfig(fractions=()), "fractions"),
+    (lambda: larger.LargerConfig(net_fractions=(-0.1,)), "net_fractions"),
+    (lambda: larger.LargerConfig(widths=()), "widths"),
+    (lambda: larger.LargerConfig(widths=(0, 8)), "widths"),
+    (lambda: larger.LargerConfig(ratios=()), "ratios"),
+    (lambda: larger.LargerConfig(ratios=(-1.0, 2.0)), "ratios"),
+    (lambda: larger.LargerConfig(n=0), "n"),
+    (lambda: larger.LargerConfig(qualities=(-0.5,)), "qualities"),
+    (lambda: larger.LargerConfig(n=100, d=50, ratios=(0.5, 2.0)), "d"),
+    (lambda: larger.LargerConfig(dataset="cifar"), "dataset"),
+    (lambda: WidthSweepMLP([]).fit(np.zeros((4, 2)), np.zeros((1, 4), int)), "widths"),
+    (lambda: WidthSweepMLP([4], steps=0).fit(np.zeros((4, 2)), np.zeros((1, 4), int)), "steps"),
+])
+def test_bad_settings_raise_value_errors_that_name_them(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}="):
+        call()
+
+
+def _tiny():
+    P = draw_problems(seeds=1, n=5, d=8, m_max=6, seed=0)
+    return P.X, P.labels(0, 0), P.S
+
+
+# ------------------------------------------------------------------ networks of many widths
+def test_width_sweep_blocks_are_separate_networks():
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 6))
+    y = rng.integers(0, 3, (2, 30))
+    net = WidthSweepMLP([2, 5], classes=3, steps=3, seed=1, device="cpu").fit(X, y)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    logits = net._logits(x.expand(2, -1, -1))
+    for b in range(2):  # width 5 is units 2..6 and its own output layer
+        h = torch.relu(x @ net.W1_[b, :, 2:7] + net.b1_[b, 2:7])
+        np.testing.assert_allclose(logits[b, 1].numpy(), (h @ net.W2_[b, 2:7] + net.b2_[b, 1]).numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    before = logits[:, 0].clone()
+    net.W1_[:, :, 2:] += 1.0  # changing the width-5 block leaves the width-2 network alone
+    assert torch.equal(net._logits(x.expand(2, -1, -1))[:, 0], before)
+
+
+def test_wide_networks_fit_their_training_labels():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 5))
+    y = rng.integers(0, 4, (1, 40))  # random labels: only memorisation fits them
+    net = WidthSweepMLP([2, 256], classes=4, steps=300, lr=2e-2, seed=0, device="cpu").fit(X, y)
+    assert net.train_accuracy_[0, 1] == 1.0 and net.train_accuracy_[0, 0] < 1.0
+
+
+# ------------------------------------------------------------------ the experiment
+def _small_config(**kw):
+    base = dict(n=20, d=40, ratios=(0.5, 2.0), fractions=(0.5,), qualities=(1.0,), seeds=6, chunk=4,
+                theory_seeds=3, dataset="digits", widths=(4, 16), net_fractions=(0.0, 1.0), net_seeds=2,
+                net_train=120, teacher_train=40, teacher_width=8, steps=15, checkpoint=False)
+    base.update(kw)
+    return larger.LargerConfig(**base)
+
+
+def test_run_projections_shapes_and_chunking():
+    cfg = _small_config()
+    res = larger.run_projections(cfg)
+    assert res.errors.shape == (6, 2, 2) and res.limit.shape == (6, 2)
+    np.testing.assert_array_equal(res.widths, [10, 40])
+    one = larger.run_projections(_small_config(chunk=6))
+    np.testing.assert_allclose(one.errors, res.errors, rtol=1e-10)
+    s = larger.summary_projections(res)
+    assert s["label_sets"][1]["floor_p2c2"] == pytest.approx(0.25)
+    four = larger.run_projections(_small_config(ratios=(0.25, 0.5, 2.0, 4.0)))
+    amplify, soften = larger.cost_ratios(four)
+    exc = four.excess().mean(0)
+    assert amplify[1] == pytest.approx(exc[1, 1] / exc[1, 0]) and soften[1] == pytest.approx(exc[1, 3] / exc[1, 2])
+    with pytest.raises(ValueError, match="ratios="):
+        larger.cost_ratios(larger.run_projections(_small_config(ratios=(0.5, 0.7))))
+    assert np.all(res.theory_widths <= cfg.n - 2)
+
+
+def test_an_interrupted_sweep_resumes_from_its_stored_chunks(tmp_path):
+    cfg = _small_config(checkpoint=True)
+    full = larger.run_projections(cfg, root=tmp_path)
+    assert full.loaded_chunks == 0
+    store = larger.run_store(cfg, "projections", tmp_path)
+    store.path(1).unlink()  # as if the run had stopped while computing the second chunk
+    again = larger.run_projections(cfg, root=tmp_path)
+    assert again.loaded_chunks == 1
+    np.testing.assert_array_equal(again.errors, full.errors)
+    assert larger.run_projections(cfg, root=tmp_path).loaded_chunks == 2
+    np.testing.assert_array_equal(larger.run_projections(_small_config(), root=tmp_path).errors, full.errors)
+
+
+def test_run_networks_uses_teacher_labels():
+    from collapse_lib.data.images import load_digits
+
+    cfg = _small_config()
+    res = larger.run_networks(cfg, load_digits())
+    assert res.errors.shape == (2, 2, 2)
+    assert np.all((res.errors >= 0) & (res.errors <= 1))
+    assert 0 < res.teacher_error < 0.9 and 0 < res.disagreement < 0.9
+    s = larger.summary_networks(res)
+    assert len(s["test_error_mean"]) == 2
+
+
+def test_stored_networks_are_loaded_not_retrained(tmp_path, monkeypatch):
+    from collapse_lib.data.images import load_digits
+
+    cfg, data = _small_config(checkpoint=True, net_seeds=1), load_digits()
+    first = larger.run_networks(cfg, data, root=tmp_path)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a stored run must not train again")
+
+    monkeypatch.setattr(larger.WidthSweepMLP, "fit", no_training)
+    second = larger.run_networks(cfg, data, root=tmp_path)
+    np.testing.assert_array_equal(second.errors, first.errors)
+    assert second.teacher_error == first.teacher_error
+
+
+def test_profiles_and_cli_registration():
+    from collapse_lib.cli import EXPERIMENTS
+
+    assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger"
+    q = larger.config("quick")
+    assert q.dataset == "digits" and q.d >= q.n
+    assert larger.config("gpu").n == larger.PAPER["pareto_n"]
+    assert all(not np.isclose(r, 1.0) for r in q.ratios)
+
+
+# ------------------------------------------------------------------ exercise checks
+def test_exercise_checks_accept_right_and_reject_wrong_answers():
+    from collapse_lib.exercises import (AnswerError, check_random_feature_fit, check_synthetic_floor,
+                                        check_variance_factor)
+
+    assert check_variance_factor(50 / 49, m=50, n=100)
+    with pytest.raises(AnswerError, match="variance factor"):
+        check_variance_factor(50 / 50, m=50, n=100)
+    assert check_synthetic_floor(0.01 * 1.0, p=0.1, c2=1.0)
+    with pytest.raises(AnswerError, match="floor"):
+        check_synthetic_floor(0.1, p=0.1, c2=1.0)
+    P = draw_problems(seeds=1, n=12, d=30, m_max=20, seed=0)
+    X, y, S = P.X[0], P.labels(0.5, 1.0)[0], P.S[0]
+    for m in (5, 20):
+        Z = X @ S[:m].T
+        right = S[:m].T @ np.linalg.lstsq(Z, y, rcond=None)[0]
+        assert check_random_feature_fit(right, X, y, S, m)
+        with pytest.raises(AnswerError, match="relative distance"):
+            check_random_feature_fit(S[:m].T @ np.linalg.lstsq(Z, y + 0.1, rcond=None)[0], X, y, S, m)
+    with pytest.raises(AnswerError, match="shape"):
+        check_random_feature_fit(np.zeros(5), X, y, S, 5)
+
+
+def test_language_model_sizes_run_end_to_end_on_the_offline_text():
+    """A miniature of the gpu-profile sweep, on the offline text (a few seconds)."""
+    cfg = _small_config(lm_text="pydoc", lm_sizes=((1, 16), (1, 32)), lm_blocks=40, lm_test_blocks=20,
+                        lm_block_size=16, lm_vocab=300, lm_epochs=4, lm_batch=16, lm_lr=5e-3)
+    res = larger.run_language_models(cfg)
+    assert res.test_loss.shape == (2, 2) and np.all(np.isfinite(res.test_loss))
+    assert res.parameters[1] > res.parameters[0]
+    assert res.fractions.tolist() == [0.0, 0.5]
+    # an untrained model scores about log(vocab); training must do better than that
+    assert np.all(res.test_loss < np.log(300) - 0.2) and res.generator_loss < np.log(300) - 0.2
+    assert larger.summary_language_models(res)["sizes"] == [[1, 16], [1, 32]]
+
+
+@pytest.mark.parametrize("kw, name", [(dict(lm_sizes=()), "lm_sizes"), (dict(lm_sizes=((2, 20),)), "lm_sizes"),
+                                      (dict(lm_fraction=1.5), "lm_fraction"), (dict(lm_text="books"), "lm_text"),
+                                      (dict(lm_block_size=2), "lm_block_size")])
+def test_bad_language_model_settings(kw, name):
+    with pytest.raises(ValueError, match=rf"^{name}="):
+        _small_config(**kw)
+
+
+def test_cost_ratios_are_nan_when_the_starting_cost_is_noise():
+    rng = np.random.default_rng(0)
+    real = rng.random((50, 1, 4)) + 1.0
+    noise_cost = real + rng.normal(0, 0.01, real.shape)  # no systematic cost
+    clear_cost = real + np.array([0.1, 0.5, 2.0, 0.3])  # cost 0.1 -> 0.5, then 2.0 -> 0.3
+    res = larger.ProjectionResult(10, np.array([2, 5, 20, 50]), [(0, 0), (0.5, 0.01), (0.5, 1.0)],
+                                  np.concatenate([real, noise_cost, clear_cost], 1), np.zeros((50, 3)),
+                                  np.array([2]), np.zeros((3, 1)))
+    amplify, soften = larger.cost_ratios(res)
+    assert np.isnan(amplify[1])
+    assert amplify[2] == pytest.approx(5.0) and soften[2] == pytest.approx(0.15)
