@@ -45,4 +45,10 @@ def banner(profile: str | None = None) -> str:
     name = resolve_profile(profile)
     where = "a CUDA GPU" if cuda_available() else "the CPU"
     source = "COLLAPSE_PROFILE" if os.environ.get("COLLAPSE_PROFILE") else "default for this machine"
-    return f"collapse_lib profile: {name} ({source}); running on {where}"
+    line = f"collapse_lib profile: {name} ({source}); running on {where}"
+    if not cuda_available():
+        size = ("the quick profile keeps every experiment small" if name == "quick"
+                else f"the {name} profile is sized for a GPU and will be slow here")
+        line += (f"\nNo GPU found, so this runs on the CPU: {size}. For the gpu profile, use a GPU "
+                 "machine (on Colab: Runtime > Change runtime type > GPU).")
+    return line

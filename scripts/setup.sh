@@ -8,6 +8,53 @@
 # only when requirements.txt, pyproject.toml or the Python version changed (a stamp
 # file in .venv holds their hash). It registers nothing outside the repository: no
 # global kernels, no user-site packages. PYTHON picks the interpreter (default python3).
+#
+# The browser test of the built site (tests/test_site_browser.py) needs Debian's
+# chromium and a local copy of MathJax 3 (the pages load it from a CDN, which the test
+# does not reach). When /usr/bin/chromium is missing and this runs as root with apt-get,
+# it installs chromium and chromium-driver; MathJax 3 comes from the npm registry into
+# .venv/mathjax. Without them it says so, and that one test is skipped (it fails under CI).
+
+_setup_browser() {
+    local venv="$1"
+    local as_root=0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then as_root=1; fi
+    local apt_updated=0
+    _apt_install() {
+        if [ "$apt_updated" = 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && apt_updated=1 || return 1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    }
+
+    if [ ! -x /usr/bin/chromium ]; then
+        if [ "$as_root" = 1 ]; then
+            echo "setup: installing Debian's chromium and chromium-driver (browser test of the site)"
+            _apt_install chromium chromium-driver \
+                || echo "setup: apt-get could not install chromium; the browser test of the site will not run" >&2
+        else
+            echo "setup: /usr/bin/chromium is missing and installing it needs root and apt-get;" \
+                 "the browser test of the site will be skipped (install Debian's chromium to run it)" >&2
+        fi
+    fi
+
+    local mathjax="$venv/mathjax"
+    if [ ! -f "$mathjax/node_modules/mathjax/es5/tex-mml-chtml.js" ]; then
+        if ! command -v npm >/dev/null 2>&1 && [ "$as_root" = 1 ]; then
+            echo "setup: installing Debian's npm (to fetch MathJax 3 for the browser test)"
+            _apt_install npm || true
+        fi
+        if command -v npm >/dev/null 2>&1; then
+            echo "setup: installing MathJax 3 from the npm registry into $mathjax"
+            mkdir -p "$mathjax"
+            npm install --prefix "$mathjax" --no-audit --no-fund --no-save --silent "mathjax@3" >/dev/null 2>&1 \
+                || echo "setup: npm could not install mathjax@3; the browser test of the site will not run" >&2
+        else
+            echo "setup: npm is missing, so MathJax 3 for the browser test of the site is not installed" >&2
+        fi
+    fi
+    return 0
+}
 
 _setup_main() {
     local root
@@ -38,6 +85,7 @@ _setup_main() {
     else
         echo "setup: .venv is up to date"
     fi
+    _setup_browser "$venv"
 
     export VIRTUAL_ENV="$venv"
     case ":$PATH:" in

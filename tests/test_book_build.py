@@ -1,13 +1,12 @@
 """The strict book build succeeds in the quick profile: every chapter executes, there
-is no warning, no cell raises, and every chapter's page has its figures."""
+is no warning, no cell raises, and every chapter's page has its figures.
+
+The build itself is the session fixture ``built_book`` (``tests/conftest.py``), shared
+with the browser test of the site, so the book is built once per test run."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,38 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
 
-TIMEOUT_S = 1200
 FAILURE_MARKERS = ("Traceback", "Exception", "CellExecutionError")
 
 
-def jupyter_book() -> str:
-    """The jupyter-book beside the running interpreter (the project's venv)."""
-    exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    if exe is None:
-        pytest.fail("jupyter-book is not installed: run bash scripts/setup.sh")
-    return exe
-
-
 @pytest.mark.slow
-def test_book_builds_strictly(tmp_path):
-    env = dict(os.environ)
-    env.update(COLLAPSE_PROFILE="quick", CI="true", COLLAPSE_CACHE=str(tmp_path / "cache"))
-    env.pop("MPLBACKEND", None)  # figures come from the notebooks' inline backend
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    cmd = [jupyter_book(), "build", str(ROOT), "--path-output", str(tmp_path),
-           "-W", "-n", "--keep-going"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
-    elapsed = time.perf_counter() - start
-    print(f"book build: {elapsed:.1f} s (quick profile)")
-    log = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    assert proc.returncode == 0, f"the book build failed (exit {proc.returncode})\n{log}"
+def test_book_builds_strictly(built_book):
+    print(f"book build: {built_book.seconds:.1f} s (quick profile)")
+    executed = re.findall(r"([\w.-]+\.md): Executed notebook in ([\d.]+) seconds",
+                          built_book.stdout + built_book.stderr)
+    for name, seconds in executed:
+        print(f"  {name}: executed in {float(seconds):.1f} s")
+    log = built_book.log
+    assert built_book.returncode == 0, f"the book build failed (exit {built_book.returncode})\n{log}"
     for marker in FAILURE_MARKERS:
-        assert marker not in proc.stdout + proc.stderr, f"{marker!r} in the build output\n{log}"
+        assert marker not in built_book.stdout + built_book.stderr, f"{marker!r} in the build output\n{log}"
 
-    html = tmp_path / "_build" / "html"
+    html = built_book.html
     assert (html / "index.html").exists(), f"no index.html in {html}\n{log}"
     chapters = book_config.chapter_sources()
     assert chapters, "no chapter book/NN_*.md found"
@@ -57,3 +40,12 @@ def test_book_builds_strictly(tmp_path):
         # A figure made by a cell is an <img> into _images/ (the Colab logo does not count).
         figures = re.findall(r'<img[^>]*\bsrc="[^"]*_images/', page.read_text(encoding="utf-8"))
         assert figures, f"{page.name} has no figure"
+
+
+@pytest.mark.slow
+def test_every_toc_page_is_built(built_book):
+    if not built_book.ok:
+        pytest.fail(f"the book build failed (exit {built_book.returncode}); see test_book_builds_strictly")
+    for entry in book_config.toc_files():
+        page = built_book.html / f"{entry}.html"
+        assert page.exists(), f"_toc.yml names {entry}, but {page} was not built"

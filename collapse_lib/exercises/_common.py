@@ -18,6 +18,8 @@ def passed(message: str) -> bool:
 
 
 def _as_float(name: str, value) -> float:
+    if value is None or value is Ellipsis:
+        raise AnswerError(f"{name}: no answer yet: replace the ... with your value")
     try:
         out = float(np.asarray(value, dtype=float))
     except (TypeError, ValueError):

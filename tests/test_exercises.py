@@ -1,0 +1,125 @@
+"""The exercise checks of chapters 1-3: each accepts a right answer (printing a
+confirmation) and rejects a wrong one with an AnswerError that says what is wrong.
+
+The right answers are computed here independently of the checks' own code (from the
+formulas in the exercises' solutions), so a check whose expected value drifted would
+fail."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import collapse_lib.exercises as ex
+from collapse_lib.exercises import AnswerError
+
+
+def test_checks_are_exported():
+    for name in ("check_mle_halving_generation", "check_first_generation_loss", "check_surviving_after_one",
+                 "check_gmm_predicted_std", "check_gmm_cluster_loss_time", "check_gaussian_overlap",
+                 "check_vae_kl", "check_effective_classes"):
+        assert callable(getattr(ex, name)) and name in ex.__all__
+
+
+# ---------------------------------------------------------------- chapter 1
+def test_mle_halving_generation(capsys):
+    # ((M-1)/M)^(g+1) = 1/2  ->  g = ln 2 / ln(100/99) - 1 = 67.97
+    assert ex.check_mle_halving_generation(68, samples=100) is True
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(AnswerError, match=r"generation at which E\[sigma_g\^2\] halves: got 69.*g\+1 fits"):
+        ex.check_mle_halving_generation(69.5, samples=100)  # off by one fit and a half
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_mle_halving_generation(..., samples=100)
+
+
+def test_first_generation_loss():
+    assert ex.check_first_generation_loss(0.99 ** 1000, q=0.01, samples=1000)
+    assert ex.check_first_generation_loss(0.99 ** 100, q=0.01, samples=100)
+    with pytest.raises(AnswerError, match=r"lost in generation 0, M = 1000\): got 0\.366.*expected 4\.3"):
+        ex.check_first_generation_loss(0.99 ** 100, q=0.01, samples=1000)  # the M = 100 value
+    with pytest.raises(AnswerError, match="expected a number, got 'x'"):
+        ex.check_first_generation_loss("x")
+
+
+def test_surviving_after_one():
+    def right(probs, M):
+        return float(sum(1 - (1 - q) ** M for q in probs))
+
+    def wrong(probs, M):  # forgets the complement: the expected number *lost*
+        return float(sum((1 - q) ** M for q in probs))
+
+    assert ex.check_surviving_after_one(right)
+    with pytest.raises(AnswerError, match=r"surviving_after_one\(probs=\[0\.35.*M=100\): got 0\.74.*linearity"):
+        ex.check_surviving_after_one(wrong)
+    with pytest.raises(AnswerError, match="raised ZeroDivisionError"):
+        ex.check_surviving_after_one(lambda probs, M: 1 / 0)
+    with pytest.raises(AnswerError, match="expected a function"):
+        ex.check_surviving_after_one(6.26)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_surviving_after_one(lambda probs, M: ...)
+
+
+# ---------------------------------------------------------------- chapter 2
+def test_gmm_predicted_std():
+    # first order: log std falls by (d+3)/(4N) = 5/(2M) a generation; after T = 2M: 0.8 exp(-5)
+    assert ex.check_gmm_predicted_std(0.8 * math.exp(-5), samples=1000)
+    assert ex.check_gmm_predicted_std(0.8 * math.exp(-5), samples=100)  # within the first-order gap
+    with pytest.raises(AnswerError, match=r"component std after 2000 generations \(M = 1000\): got 0\.0285"):
+        ex.check_gmm_predicted_std(0.8 * math.exp(-10 / 3), samples=1000)  # the d = 1 rate
+    with pytest.raises(AnswerError, match="off by"):
+        ex.check_gmm_predicted_std(0.8, samples=100)
+
+
+def test_gmm_cluster_loss_time():
+    assert ex.check_gmm_cluster_loss_time(2 * 100 * math.log(2), samples=100)
+    assert ex.check_gmm_cluster_loss_time(139, samples=100)
+    with pytest.raises(AnswerError, match=r"expected generations to lose a cluster \(M = 100\): got 100.*-2M"):
+        ex.check_gmm_cluster_loss_time(100, samples=100)
+
+
+def test_gaussian_overlap():
+    def right(m1, S1, m2, S2):
+        S = np.asarray(S1) + np.asarray(S2)
+        diff = np.asarray(m1) - np.asarray(m2)
+        d = len(diff)
+        return float(np.exp(-0.5 * diff @ np.linalg.inv(S) @ diff) / np.sqrt((2 * np.pi) ** d * np.linalg.det(S)))
+
+    def no_normalisation(m1, S1, m2, S2):
+        return right(m1, S1, m2, S2) * np.sqrt(2 * np.pi)
+
+    assert ex.check_gaussian_overlap(right)
+    with pytest.raises(AnswerError, match=r"gaussian_overlap\(m1=\[0\.0\].*off by.*2 pi"):
+        ex.check_gaussian_overlap(no_normalisation)
+
+
+# ---------------------------------------------------------------- chapter 3
+def test_vae_kl():
+    assert ex.check_vae_kl(0.5 * (0.01 - math.log(0.01) - 1), mu=0.0, sigma=0.1)
+    assert ex.check_vae_kl(0.125, mu=0.5, sigma=1.0)
+    with pytest.raises(AnswerError, match=r"KL\(N\(0\.0, 0\.1\^2\) \|\| N\(0, 1\)\): got 0\.505,.*natural logarithm"):
+        ex.check_vae_kl(0.5 * (0.01 - math.log10(0.01) - 1), mu=0.0, sigma=0.1)  # base-10 logarithm
+    with pytest.raises(AnswerError, match="got 3.6"):
+        ex.check_vae_kl(0.01 - math.log(0.01) - 1, mu=0.0, sigma=0.1)  # forgot the 1/2
+
+
+def test_effective_classes():
+    def right(shares):
+        p = np.asarray(shares, float)
+        p = p[p > 0]
+        return float(np.exp(-(p * np.log(p)).sum()))
+
+    def nonzero_count(shares):
+        return float((np.asarray(shares) > 0).sum())
+
+    assert ex.check_effective_classes(right)
+    with pytest.raises(AnswerError, match=r"effective_classes\(\[0\.\d+, .*\]\): got 10.*exp\(-sum_k"):
+        ex.check_effective_classes(nonzero_count)
+
+    def nan_on_zero(shares):  # 0 log 0 left as nan
+        p = np.asarray(shares, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.exp(-(p * np.log(p)).sum()))
+
+    with pytest.raises(AnswerError, match="expected a finite number, got nan"):
+        ex.check_effective_classes(nan_on_zero)

@@ -1,0 +1,239 @@
+"""The built site, as a reader sees it: every page of the table of contents opened in
+headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+On every page: no raw MyST directive or role text, every image loads, every math
+element is rendered by MathJax, and on chapter pages at least one figure is shown and
+the "Open in Colab" link points at the chapter's paired ``.ipynb`` in this repository.
+A screenshot of the top of each page, one of its first figure, and a report (``site-browser-report.json``: pages
+opened, figures, math elements and Colab link of each) are saved under
+``test-artifacts/site-browser/``.
+
+The site is the session's one strict build (fixture ``built_book``). It is served by
+``http.server`` on 127.0.0.1. The pages load MathJax 3 from a CDN, which the test
+machine cannot reach: requests for it are answered from the local copy that
+``scripts/setup.sh`` installs with npm (``.venv/mathjax``); every other request that
+leaves localhost is aborted, so the test runs offline.
+
+Without Chromium, Playwright or that MathJax copy the test skips with the reason, except
+under CI (``CI=true``), where it fails: CI installs them through ``scripts/setup.sh``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import mimetypes
+import os
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import book_config  # noqa: E402
+
+CHROMIUM = Path(os.environ.get("COLLAPSE_CHROMIUM", "/usr/bin/chromium"))
+MATHJAX = ROOT / ".venv" / "mathjax" / "node_modules" / "mathjax"
+ARTIFACTS = ROOT / "test-artifacts" / "site-browser"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_TIMEOUT_MS = 60_000
+
+#: Script errors of the theme itself, not of the book: sphinx-book-theme 1.x declares
+#: the Thebe launcher's ``const THEBE_JS_URL`` in two script tags on every page. They are
+#: reported in the JSON report and do not fail the test; any other script error does.
+KNOWN_THEME_ERRORS = (re.compile(r"Identifier 'THEBE_JS_URL' has already been declared"),)
+
+#: Raw MyST that a reader must never see (searched in the page text outside code blocks).
+RAW_MYST = {
+    "directive fence": re.compile(r"(```|:::)\s*\{[\w:-]+\}"),
+    "directive name": re.compile(r"\{(exercise|solution|prf:\w+|admonition|code-cell|figure|note|warning|math|bibliography)\}"),
+    "role": re.compile(r"\{[\w:-]+\}`"),
+    "directive option": re.compile(r"^\s*:(label|class|tags|name):\s", re.M),
+    "unrendered math": re.compile(r"\$\$|\\\(|\\\[|\\(frac|mathbb|mathcal|mathrm|sum|log|sqrt|begin)\b"),
+}
+
+# Text of the page body without code (cell sources, outputs, inline code): what a reader
+# reads as prose, math rendered. MathJax's assistive MathML is left out too.
+TEXT_JS = """() => {
+  const main = document.querySelector('main') || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('pre, code, .cell_input, .cell_output, mjx-assistive-mml, script, style')
+       .forEach(e => e.remove());
+  return clone.innerText;
+}"""
+
+IMAGES_JS = """() => Array.from(document.querySelectorAll('main img')).map(img => ({
+  src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth}))"""
+
+MATH_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const math = Array.from(document.querySelectorAll('main .math'));
+  return {
+    mathjax: !!(window.MathJax && MathJax.version), version: window.MathJax ? (MathJax.version || null) : null,
+    elements: math.length,
+    rendered: math.filter(e => e.querySelector('mjx-container')).length,
+    errors: document.querySelectorAll('main mjx-merror').length,
+  };
+}"""
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI installs it with bash scripts/setup.sh)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium, or a skip (a failure under CI) saying what is missing.
+    Session-scoped so that it is set up, and skips, before the session's book build."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing: run bash scripts/setup.sh as root to install Debian's chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the Python package playwright is not installed: run bash scripts/setup.sh")
+    if not (MATHJAX / "es5" / "tex-mml-chtml.js").exists():
+        _unavailable(f"no local MathJax 3 at {MATHJAX}: run bash scripts/setup.sh (it installs it with npm)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    """The built HTML served on a free localhost port; yields the base URL."""
+    if not built_book.ok:
+        pytest.fail(f"the book build failed (exit {built_book.returncode}); see test_book_builds_strictly")
+    handler = functools.partial(_QuietHandler, directory=str(built_book.html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test log readable
+        pass
+
+
+def _route(route):
+    """Serve MathJax 3 from the local copy; abort anything else that leaves localhost."""
+    url = urlparse(route.request.url)
+    if url.hostname in ("127.0.0.1", "localhost"):
+        return route.continue_()
+    m = re.search(r"/mathjax@3[^/]*/(.*)$", url.path)
+    if m:
+        path = (MATHJAX / unquote(m.group(1))).resolve()
+        if path.is_file() and MATHJAX.resolve() in path.parents:
+            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return route.fulfill(status=200, body=path.read_bytes(), content_type=ctype)
+        return route.fulfill(status=404, body=b"")
+    return route.abort()
+
+
+def _colab_target(href: str) -> str:
+    """The repository path an "Open in Colab" URL opens (``.../blob/<branch>/<path>``)."""
+    repo = urlparse(book_config.repository_url()).path.strip("/")
+    m = re.match(rf"https://colab\.research\.google\.com/github/{re.escape(repo)}/blob/[^/]+/(.+)$", href)
+    assert m, f"the Colab link {href!r} does not open a file of {book_config.repository_url()}"
+    return m.group(1)
+
+
+@pytest.mark.slow
+def test_every_page_as_a_reader_sees_it(browser, site):
+    chapters = {f"book/{md.stem}" for md in book_config.chapter_sources()}
+    pages = book_config.toc_files()
+    assert chapters <= set(pages), "every chapter is in the table of contents"
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route("**/*", _route)
+    report, problems = [], []
+    try:
+        for entry in pages:
+            page = context.new_page()
+            failed: list[str] = []
+            script_errors: list[str] = []
+            page.on("response", lambda r, failed=failed: failed.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and urlparse(r.url).hostname == "127.0.0.1" else None)
+            page.on("pageerror", lambda e, errors=script_errors: errors.append(str(e)))
+            page.goto(site + f"{entry}.html", wait_until="load", timeout=PAGE_TIMEOUT_MS)
+            math = page.evaluate(MATH_JS)
+            images = page.evaluate(IMAGES_JS)
+            text = page.evaluate(TEXT_JS)
+            colab = [a.get_attribute("href") for a in page.query_selector_all('a[href*="colab.research.google.com"]')]
+            shot = ARTIFACTS / f"{entry.replace('/', '_')}.png"
+            page.screenshot(path=str(shot))
+            figure = page.locator('main img[src*="_images/"]')
+            if figure.count():
+                figure.first.scroll_into_view_if_needed()
+                page.screenshot(path=str(shot.with_name(shot.stem + "-figure.png")))
+            page.close()
+
+            figures = [i for i in images if "_images/" in (i["src"] or "")]
+            row = {"page": entry, "figures": len(figures), "images": len(images),
+                   "math_elements": math["elements"], "math_rendered": math["rendered"],
+                   "mathjax": math["version"], "colab": colab, "script_errors": script_errors,
+                   "screenshot": str(shot.relative_to(ROOT))}
+            report.append(row)
+            where = f"{entry}.html"
+            problems += [f"{where}: {f}" for f in failed]
+            problems += [f"{where}: script error: {e}" for e in script_errors
+                         if not any(k.search(e) for k in KNOWN_THEME_ERRORS)]
+            for kind, pattern in RAW_MYST.items():
+                for hit in list(pattern.finditer(text))[:3]:
+                    around = text[max(0, hit.start() - 40): hit.end() + 40].replace("\n", " ")
+                    problems.append(f"{where}: raw MyST ({kind}) on the page: ...{around}...")
+            problems += [f"{where}: image {i['src']} did not load" for i in images
+                         if not (i["complete"] and i["width"] > 0)]
+            if math["elements"]:
+                if not math["mathjax"]:
+                    problems.append(f"{where}: MathJax did not load ({math['elements']} math elements unrendered)")
+                elif math["rendered"] < math["elements"] or math["errors"]:
+                    problems.append(f"{where}: {math['elements'] - math['rendered']} of {math['elements']} math "
+                                    f"elements unrendered, {math['errors']} MathJax errors")
+            if entry in chapters:
+                if not figures:
+                    problems.append(f"{where}: no figure")
+                if not math["elements"]:
+                    problems.append(f"{where}: no math (a chapter states its theory)")
+                targets = {_colab_target(h) for h in colab}
+                want = f"{entry}.ipynb"
+                if targets != {want}:
+                    problems.append(f"{where}: the Colab link opens {sorted(targets) or 'nothing'}, not {want}")
+                elif not (ROOT / want).is_file():
+                    problems.append(f"{where}: the Colab link opens {want}, which is not in the repository")
+    finally:
+        context.close()
+        (ARTIFACTS / "site-browser-report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    print("\npages opened in Chromium:")
+    for row in report:
+        print(f"  {row['page']:34s} figures {row['figures']:2d}, math {row['math_rendered']:3d}/"
+              f"{row['math_elements']:<3d} rendered, colab: {', '.join(_short(h) for h in row['colab']) or '-'}")
+    print(f"screenshots and report: {ARTIFACTS}")
+    assert len(report) == len(pages)
+    assert not problems, "\n".join(problems)
+
+
+def _short(href: str) -> str:
+    try:
+        return _colab_target(href)
+    except AssertionError:
+        return href
