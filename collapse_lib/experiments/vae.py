@@ -37,7 +37,7 @@ PAPER = {
 }
 
 #: Bumped whenever the training code changes, so that old checkpoints are not reused.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True)

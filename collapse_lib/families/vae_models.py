@@ -157,7 +157,9 @@ def train_vaes(models: list[VAE], images: torch.Tensor, seeds: list[int], *, epo
     batched_loss = vmap(chain_loss)
     shuffles = [torch.Generator().manual_seed(s) for s in seeds]
     noises = [torch.Generator(device=dev).manual_seed(s + 1) for s in seeds]
-    opt = torch.optim.Adam(params.values(), lr=lr, weight_decay=weight_decay)
+    # the fused kernel updates every weight in one pass: the looped Adam was about a fifth
+    # of a step's time for the small networks of the quick profile
+    opt = torch.optim.Adam(params.values(), lr=lr, weight_decay=weight_decay, fused=dev.type in ("cpu", "cuda"))
     use_amp = amp_dtype is not None and amp_dtype != torch.float32
     scaler = torch.amp.GradScaler(dev.type) if use_amp and amp_dtype == torch.float16 else None
     rows = torch.arange(C, device=dev)[:, None]
