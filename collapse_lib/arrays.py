@@ -43,3 +43,18 @@ class ArrayRecord:
             if isinstance(v, np.ndarray) and v.ndim:
                 return v.shape[0]
         raise ValueError("record has no array field")
+
+
+@dataclass
+class PointSet(ArrayRecord):
+    """Base class of a training set kept as its points: every field is an array
+    (chains, n, ...); two sets pool by concatenating along the point axis."""
+
+    def __add__(self, other):
+        return type(self)(**{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)], axis=1)
+                             for f in fields(self)})
+
+    @property
+    def n(self) -> int:
+        """Points per chain."""
+        return getattr(self, fields(self)[0].name).shape[1]

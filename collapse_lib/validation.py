@@ -45,6 +45,17 @@ def check_positive(name: str, value) -> float:
     return x
 
 
+def check_nonnegative(name: str, value) -> float:
+    """A finite number >= 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        _fail(name, value, "it must be a finite number >= 0")
+    if not (math.isfinite(x) and x >= 0):
+        _fail(name, value, "it must be a finite number >= 0")
+    return x
+
+
 def check_top_p(name: str, value) -> float:
     """A nucleus-sampling mass in the half-open interval (0, 1]."""
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..validation import check_choice, check_fraction
+from .pool import PoolSource
 
 DATASETS = ("digits", "mnist")
 
@@ -53,19 +54,11 @@ class ImageData:
                 f"of {self.side}x{self.side} pixels")
 
 
-@dataclass
-class ImageSource:
-    """Real data for the engine: each chain draws ``n`` distinct images of a pool."""
+class ImageSource(PoolSource):
+    """Real data for the engine: each chain draws ``n`` distinct images (rows of
+    ``pixels`` uint8 values) of a pool."""
 
-    images: np.ndarray  # (N, pixels), uint8
-
-    def sample(self, chains: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Images (chains, n, pixels), drawn without replacement with one call on ``rng``."""
-        N = len(self.images)
-        if n > N:
-            raise ValueError(f"samples={n!r} is not allowed: the real data set has only {N} images")
-        idx = np.argsort(rng.random((chains, N)), axis=1)[:, :n]
-        return self.images[idx]
+    noun = "images"
 
 
 def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageData:

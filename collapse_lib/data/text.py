@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..validation import check_choice, check_fraction, check_int
+from .pool import PoolSource
 from .images import OfflineError, _offline_requested, can_reach
 
 TEXT_DATASETS = ("pydoc", "wikitext2")
@@ -169,16 +170,8 @@ def subsample_blocks(blocks: np.ndarray, n: int | None, seed: int = 0) -> np.nda
     return blocks[keep]
 
 
-@dataclass
-class BlockSource:
-    """Real data for the engine: each chain draws ``n`` distinct blocks of a pool."""
+class BlockSource(PoolSource):
+    """Real data for the engine: each chain draws ``n`` distinct token blocks
+    (rows of ``block_size`` ids) of a pool."""
 
-    blocks: np.ndarray  # (N, block_size) token ids
-
-    def sample(self, chains: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Blocks (chains, n, block_size), without replacement, with one call on ``rng``."""
-        N = len(self.blocks)
-        if n > N:
-            raise ValueError(f"samples={n!r} is not allowed: the real data set has only {N} blocks")
-        idx = np.argsort(rng.random((chains, N)), axis=1)[:, :n]
-        return self.blocks[idx]
+    noun = "blocks"

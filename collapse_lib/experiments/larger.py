@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from ..families.mlp_width import WidthSweepMLP
-from ..families.random_features import (RandomFeatureRidge, blas_threads, check_nonnegative, check_widths,
-                                        draw_problems, min_norm_limit)
+from ..families.random_features import RandomFeatureRidge, blas_threads, check_widths, draw_problems, min_norm_limit
 from ..profiles import pick
 from ..progress import progress
 from ..runtime import cache_dir
 from ..store import RunStore
 from ..theory import random_features as theory
-from ..validation import _fail, check_choice, check_fraction, check_int, check_positive
+from ..validation import _fail, check_choice, check_fraction, check_int, check_nonnegative, check_positive
 
 #: Bumped whenever the computation changes, so that stored results are not reused.
 CHECKPOINT_FORMAT = 1

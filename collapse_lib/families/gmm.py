@@ -17,23 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import ArrayRecord
+from ..arrays import ArrayRecord, PointSet
 from ..validation import check_choice, check_int, check_positive
 from .gaussian import GaussianMixtureSource, sample_mixture
 
 
 @dataclass
-class GMMPoints(ArrayRecord):
+class GMMPoints(PointSet):
     """A training set: ``points`` (C, n, d), the same n for every chain."""
 
     points: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return self.points.shape[1]
-
-    def __add__(self, other: "GMMPoints") -> "GMMPoints":
-        return GMMPoints(np.concatenate([self.points, other.points], axis=1))
 
 
 @dataclass

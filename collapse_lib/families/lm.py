@@ -34,22 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import ArrayRecord
+from ..arrays import ArrayRecord, PointSet
 from ..validation import check_int, check_positive
 
 
 @dataclass
-class TokenBlocks(ArrayRecord):
+class TokenBlocks(PointSet):
     """Token blocks of every chain: ``tokens`` (C, n, block_size), ``int32``."""
 
     tokens: np.ndarray
-
-    def __add__(self, other: "TokenBlocks") -> "TokenBlocks":
-        return TokenBlocks(np.concatenate([self.tokens, other.tokens], axis=1))
-
-    @property
-    def n(self) -> int:
-        return self.tokens.shape[1]
 
 
 @dataclass

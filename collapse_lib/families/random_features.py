@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validation import _fail, check_fraction, check_int, check_positive
+from ..validation import _fail, check_fraction, check_int, check_nonnegative, check_positive
 
 
 def check_widths(widths) -> np.ndarray:
@@ -43,16 +43,6 @@ def check_widths(widths) -> np.ndarray:
     if np.any(np.diff(w) <= 0):
         _fail("widths", widths, "it must be strictly increasing")
     return w
-
-
-def check_nonnegative(name: str, value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        _fail(name, value, "it must be a finite number >= 0")
-    if not (np.isfinite(x) and x >= 0):
-        _fail(name, value, "it must be a finite number >= 0")
-    return x
 
 
 @contextmanager

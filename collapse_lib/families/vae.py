@@ -28,24 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import ArrayRecord
+from ..arrays import ArrayRecord, PointSet
 from ..validation import check_choice, check_int, check_positive
 
 ARCHS = ("mlp", "conv")
 
 
 @dataclass
-class ImageSet(ArrayRecord):
+class ImageSet(PointSet):
     """Images of every chain: ``images`` (C, n, pixels), ``uint8``, 0 = black, 255 = white."""
 
     images: np.ndarray
-
-    def __add__(self, other: "ImageSet") -> "ImageSet":
-        return ImageSet(np.concatenate([self.images, other.images], axis=1))
-
-    @property
-    def n(self) -> int:
-        return self.images.shape[1]
 
     def floats(self) -> np.ndarray:
         """Pixels in [0, 1] as float32."""
