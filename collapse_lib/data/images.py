@@ -101,6 +101,19 @@ def can_reach(url: str = MNIST_URL, timeout: float = 3.0) -> bool:
     return bool(ok)
 
 
+def require_reachable(what: str, url: str, timeout: float, offline_alternative: str) -> None:
+    """Raise :class:`OfflineError` at once in offline mode, or within about ``timeout``
+    seconds when ``url`` does not answer. ``what`` names what was wanted and
+    ``offline_alternative`` what the ``quick`` profile runs on instead."""
+    quick = f"the 'quick' profile runs offline on {offline_alternative} (COLLAPSE_PROFILE=quick)"
+    if _offline_requested():
+        raise OfflineError(f"{what} could not be fetched: offline mode is set (COLLAPSE_OFFLINE or HF_HUB_OFFLINE) "
+                           f"and it is not in the cache; {quick}")
+    if not can_reach(url, timeout):
+        raise OfflineError(f"{what} could not be fetched from {url}: the server did not answer (no network, or no "
+                           f"reply within {timeout:g} s); {quick}")
+
+
 def mnist_cached(root: Path) -> bool:
     raw = Path(root) / "MNIST" / "raw"
     return all((raw / f).exists() for f in MNIST_FILES)
@@ -113,15 +126,7 @@ def load_mnist(root: str | Path | None = None, timeout: float = 3.0) -> ImageDat
 
     root = Path(root) if root is not None else cache_dir("mnist")
     if not mnist_cached(root):
-        what = f"MNIST could not be fetched from {MNIST_URL.rsplit('/', 1)[0]} into {root}"
-        if _offline_requested():
-            raise OfflineError(f"{what}: offline mode is set (COLLAPSE_OFFLINE or HF_HUB_OFFLINE); "
-                               "the 'quick' profile runs offline on scikit-learn's digits "
-                               "(COLLAPSE_PROFILE=quick)")
-        if not can_reach(MNIST_URL, timeout):
-            raise OfflineError(f"{what}: the server did not answer (no network, or no reply within {timeout:g} s); "
-                               "the 'quick' profile "
-                               "runs offline on scikit-learn's digits (COLLAPSE_PROFILE=quick)")
+        require_reachable("MNIST", MNIST_URL, timeout, "scikit-learn's digits")
     try:
         import torchvision
     except ImportError as err:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..validation import check_choice, check_fraction, check_int
 from .pool import PoolSource
-from .images import OfflineError, _offline_requested, can_reach
+from .images import require_reachable
 
 TEXT_DATASETS = ("pydoc", "wikitext2")
 
@@ -89,15 +89,7 @@ def check_hub(what: str, timeout: float = 3.0, url: str | None = None) -> None:
     """Raise :class:`OfflineError` at once in offline mode, or within about ``timeout``
     seconds when the Hugging Face hub (``url``, default :data:`HF_URL`) does not answer;
     ``what`` says what was wanted."""
-    url = url or HF_URL
-    if _offline_requested():
-        raise OfflineError(f"{what} could not be fetched: offline mode is set (HF_HUB_OFFLINE or "
-                           "COLLAPSE_OFFLINE) and it is not in the cache; the 'quick' profile runs offline on "
-                           "Python's own documentation and a tiny GPT-2 (COLLAPSE_PROFILE=quick)")
-    if not can_reach(url, timeout):
-        raise OfflineError(f"{what} could not be fetched from {url}: the server did not answer (no network, or no "
-                           f"reply within {timeout:g} s); the 'quick' profile runs offline on Python's own "
-                           "documentation and a tiny GPT-2 (COLLAPSE_PROFILE=quick)")
+    require_reachable(what, url or HF_URL, timeout, "Python's own documentation and a tiny GPT-2")
 
 
 def load_wikitext2(root: str | Path | None = None, timeout: float = 3.0) -> TextCorpus:
