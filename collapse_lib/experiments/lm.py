@@ -278,7 +278,7 @@ class RegimeResult:
     train_tokens_per_s: np.ndarray  # (G+1, C)
     mfu: np.ndarray  # (G+1, C) model FLOPs utilisation (NaN on the CPU)
     examples: np.ndarray  # (G+1, block_size) a synthetic training block of chain 0 (generation 0: a real one)
-    generate_tokens_per_s: float  # mean over the generations computed in this session (NaN if none)
+    generate_tokens_per_s: float  # mean over the generations computed by this process (NaN if none)
     resumed_from: int | None = None
     label: str = ""  # how figures and tables name the regime
 

@@ -85,7 +85,7 @@ class LMFamily:
     device: str | None = None  # "cpu", "cuda", or None for the runtime's choice
     cpu_threads: int | None = None  # torch threads on the CPU (1 is fastest for tiny models)
     _models: dict = field(default_factory=dict, init=False, repr=False)  # checkpoint key -> loaded model
-    throughput_: list = field(default_factory=list, init=False, repr=False)  # (what, tokens/s, mfu) of this session
+    throughput_: list = field(default_factory=list, init=False, repr=False)  # (what, tokens/s, mfu) of the fits made by this process
 
     Params = LMParams
     Data = TokenBlocks
