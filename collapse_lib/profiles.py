@@ -1,6 +1,10 @@
 """Profiles scale every experiment without changing its code (course specification §2).
 
-- ``quick``: CPU-only and offline; the whole book executes in minutes on two cores.
+- ``quick``: CPU-only and offline; the whole book executes in minutes on two cores (CI
+  and the tests).
+- ``cpu``: CPU-only and offline, for a reader with a laptop and the profile the website is
+  built with: the papers' own settings wherever a CPU reaches them, the closest faithful
+  version elsewhere; at most 10 minutes a chapter on two cores.
 - ``gpu``: the default when CUDA is present; each chapter fits a free Colab T4 session.
 - ``paper``: the settings of the papers, for a data-center GPU.
 
@@ -15,7 +19,10 @@ from typing import Mapping, TypeVar
 
 from .validation import check_choice
 
-PROFILES = ("quick", "gpu", "paper")
+PROFILES = ("quick", "cpu", "gpu", "paper")
+
+#: Profiles that need no GPU and no network.
+OFFLINE_PROFILES = ("quick", "cpu")
 
 T = TypeVar("T")
 
@@ -34,6 +41,8 @@ def resolve_profile(name: str | None = None) -> str:
 def pick(configs: Mapping[str, T], profile: str | None = None, **overrides) -> T:
     """The config of ``profile`` from a ``{profile: config}`` table, with overrides."""
     name = resolve_profile(profile)
+    if name not in configs:
+        raise ValueError(f"profile={name!r} is not allowed here: this experiment defines {sorted(configs)}")
     cfg = configs[name]
     return replace(cfg, **overrides) if overrides else cfg
 
@@ -47,8 +56,10 @@ def banner(profile: str | None = None) -> str:
     source = "COLLAPSE_PROFILE" if os.environ.get("COLLAPSE_PROFILE") else "default for this machine"
     line = f"collapse_lib profile: {name} ({source}); running on {where}"
     if not cuda_available():
-        size = ("the quick profile keeps every experiment small" if name == "quick"
-                else f"the {name} profile is sized for a GPU and will be slow here")
+        size = {"quick": "the quick profile keeps every experiment small (seconds to a minute a chapter)",
+                "cpu": ("the cpu profile runs the papers' settings wherever a CPU reaches them "
+                        "(up to 10 minutes a chapter on two cores)")}.get(
+            name, f"the {name} profile is sized for a GPU and will be slow here")
         line += (f"\nNo GPU found, so this runs on the CPU: {size}. For the gpu profile, use a GPU "
                  "machine (on Colab: Runtime > Change runtime type > GPU).")
     return line

@@ -11,6 +11,8 @@ source scripts/setup.sh
 
 # Tests run the quick profile: CPU-only, offline, minutes on two cores.
 export COLLAPSE_PROFILE=quick
+# Every claim a chapter makes about its own run must hold in the tests (collapse_lib.claims).
+export COLLAPSE_STRICT_CLAIMS=1
 
 status=0
 python -m pytest "$@" || status=$?

