@@ -76,7 +76,7 @@ def test_top_k_and_sizes():
 
 
 def test_unknown_profile_and_policy(monkeypatch):
-    with pytest.raises(ValueError, match="profile='fast' .*'quick', 'gpu', 'paper'"):
+    with pytest.raises(ValueError, match="profile='fast' .*'quick', 'cpu', 'gpu', 'paper'"):
         resolve_profile("fast")
     monkeypatch.setenv("COLLAPSE_PROFILE", "laptop")
     with pytest.raises(ValueError, match="profile='laptop'"):
