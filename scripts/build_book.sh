@@ -4,7 +4,8 @@
 #
 #   bash scripts/build_book.sh                          # profile: COLLAPSE_PROFILE, else
 #                                                       # gpu with CUDA, quick without
-#   COLLAPSE_PROFILE=quick bash scripts/build_book.sh   # what the website runs
+#   COLLAPSE_PROFILE=cpu bash scripts/build_book.sh     # what the website runs
+#   COLLAPSE_PROFILE=quick bash scripts/build_book.sh   # minutes on two cores
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
