@@ -197,7 +197,7 @@ def interrupted(experiment: str) -> str:
     if exp is not None and exp.resumable:
         from .runtime import cache_dir
 
-        return (f"interrupted: the finished generations are kept in {cache_dir('runs', experiment)}; "
+        return (f"interrupted: the finished generations are kept in {cache_dir('runs')}; "
                 "rerunning the same command resumes after the last one")
     return (f"interrupted: {experiment} keeps no partial results (it stores no generations); "
             "rerunning the same command starts it again")
