@@ -209,7 +209,9 @@ def test_chapter_experiments_and_summary_on_a_tiny_config(monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", TINY)
     monkeypatch.setenv("CI", "true")
-    cfg_dict, results, figs = chapter.cli_run("quick", seed=0)
+    from collapse_lib.registry import run_chapter
+
+    cfg_dict, results, figs = run_chapter("gmm", "quick", seed=0)
     assert cfg_dict["samples"] == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_pace",
                                                       "gmm_replace_vs_accumulate"}
     r = results["recursion"]

@@ -289,7 +289,9 @@ def test_cli_knows_the_chapter():
     from collapse_lib.cli import EXPERIMENTS
 
     assert EXPERIMENTS["mixing"] == "collapse_lib.experiments.mixing"
-    assert callable(chapter.cli_run)
+    from collapse_lib.registry import EXPERIMENTS as REGISTRY
+
+    assert REGISTRY["mixing"].config_class() is chapter.MixingConfig
     for profile in ("quick", "gpu", "paper"):
         cfg = chapter.config(profile)
         assert cfg.linreg_samples >= cfg.linreg_dim + 2

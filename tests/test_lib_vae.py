@@ -322,7 +322,9 @@ def test_cli_run_writes_numbers_and_figures(tmp_path, monkeypatch):
 
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
     monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", tiny_config(generations=2))
-    cfg, results, figures = chapter.cli_run("quick", 0)
+    from collapse_lib.registry import run_chapter
+
+    cfg, results, figures = run_chapter("vae", "quick", seed=0)
     assert cfg["dataset"] == "digits" and cfg["generations"] == 2
     assert sorted(figures) == ["class_balance", "latent_spread", "samples_mix", "samples_replace"]
     for name in ("replace", "mix"):

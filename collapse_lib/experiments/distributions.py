@@ -308,20 +308,3 @@ def run_all(cfg: DistributionsConfig):
 
 def config_dict(cfg: DistributionsConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
-
-
-def cli_run(profile: str, seed: int):
-    """The command-line hook: (config, results, figures) of the chapter."""
-    from ..plots import distributions as p
-
-    cfg = config(profile, seed=seed)
-    sand, gauss, approx, zipf = run_all(cfg)
-    figures = {
-        "sandwich_bars": p.sandwich_bars(sand),
-        "sandwich_collapse": p.sandwich_collapse(sand),
-        "gaussian_collapse": p.gaussian_collapse(gauss),
-        "bell_curves": p.bell_curves(*bell_curves(cfg)),
-        "approximation_errors": p.approximation_errors(approx),
-        "zipf_tail_cut": p.zipf_tail_cut(zipf),
-    }
-    return config_dict(cfg), summary(sand, gauss, approx, zipf), figures

@@ -232,18 +232,3 @@ def run_all(cfg: GMMConfig):
 
 def config_dict(cfg: GMMConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
-
-
-def cli_run(profile: str, seed: int):
-    """The command-line hook: (config, results, figures) of the chapter."""
-    from ..plots import gmm as figures
-
-    cfg = config(profile, seed=seed)
-    rec, scaling, policies = run_all(cfg)
-    figs = {
-        "gmm_snapshots": figures.snapshot_grid(rec),
-        "gmm_collapse": figures.collapse_curves(rec),
-        "gmm_pace": figures.pace(scaling),
-        "gmm_replace_vs_accumulate": figures.replace_vs_accumulate(policies),
-    }
-    return config_dict(cfg), summary(rec, scaling, policies), figs

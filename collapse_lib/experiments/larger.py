@@ -96,6 +96,7 @@ class LargerConfig:
     lm_lr: float = 1e-3  # peak learning rate (cosine schedule)
     lm_batch: int = 64  # blocks per step
     checkpoint: bool = True  # keep finished pieces (seed chunks, trained models' scores) on disk; reruns resume
+    device: str | None = None  # "cpu", "cuda" or None (CUDA when present): where networks and language models train
 
     def __post_init__(self):
         for name in ("n", "d", "seeds", "chunk", "theory_seeds", "net_seeds", "net_train", "teacher_train",
@@ -145,6 +146,8 @@ class LargerConfig:
         check_int("lm_block_size", self.lm_block_size, minimum=4)
         check_int("lm_vocab", self.lm_vocab, minimum=300)
         check_positive("lm_lr", self.lm_lr)
+        if self.device is not None:
+            check_choice("device", self.device, ("cpu", "cuda"))
 
     @property
     def model_widths(self) -> np.ndarray:
@@ -231,6 +234,7 @@ def run_store(cfg: LargerConfig, part: str, root=None) -> RunStore | None:
     if not cfg.checkpoint:
         return None
     ident = {"experiment": "larger", "part": part, "format": CHECKPOINT_FORMAT, **config_dict(cfg)}
+    ident.pop("device")  # a run started on one device resumes on another
     key = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
     base = cache_dir("runs", "larger") if root is None else Path(root)
     return RunStore(base / f"{part}-{key}", ident)
@@ -298,7 +302,7 @@ def teacher_labels(cfg: LargerConfig, data):
         _fail("net_train", cfg.net_train, f"teacher_train + net_train must be <= the {len(order)} training images "
                                           f"of {data.name}")
     t_idx = order[:cfg.teacher_train]
-    teacher = WidthSweepMLP([cfg.teacher_width], steps=cfg.steps, lr=cfg.lr, seed=cfg.seed + 99)
+    teacher = WidthSweepMLP([cfg.teacher_width], steps=cfg.steps, lr=cfg.lr, seed=cfg.seed + 99, device=cfg.device)
     teacher.fit(data.train_images[t_idx] / 255.0, data.train_labels[t_idx][None])
     return teacher, order[cfg.teacher_train:]
 
@@ -327,8 +331,8 @@ def run_networks(cfg: LargerConfig, data=None, *, root=None) -> NetworkResult:
                 y[chosen] = fake[chosen]
                 images.append(x)
                 labels.append(y)
-        net = WidthSweepMLP(cfg.widths, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed).fit(np.stack(images),
-                                                                                       np.stack(labels))
+        net = WidthSweepMLP(cfg.widths, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, device=cfg.device)
+        net.fit(np.stack(images), np.stack(labels))
         return {"errors": 1 - net.score(data.test_images / 255.0, data.test_labels).reshape(shape),
                 "train_accuracy": net.train_accuracy_.reshape(shape),
                 "teacher_error": 1 - teacher.score(data.test_images / 255.0, data.test_labels)[0, 0],
@@ -373,6 +377,8 @@ def run_language_models(cfg: LargerConfig, *, root=None, progress_bar: bool | No
     from ..lm.train import fine_tune
     from ..runtime import device
 
+    import torch
+
     corpus = load_text(cfg.lm_text)
     tok = train_bpe(corpus.pretrain + corpus.train, cfg.lm_vocab)
     L = cfg.lm_block_size
@@ -383,7 +389,7 @@ def run_language_models(cfg: LargerConfig, *, root=None, progress_bar: bool | No
         _fail("lm_blocks", cfg.lm_blocks, f"twice it must be <= the {len(pool)} training blocks of {corpus.name}")
     order = np.random.default_rng([cfg.seed, 9]).permutation(len(pool))
     real, held = pool[order[:cfg.lm_blocks]], pool[order[cfg.lm_blocks:2 * cfg.lm_blocks]]
-    dev = device()
+    dev = torch.device(cfg.device) if cfg.device else device()
     threads = None if dev.type == "cuda" else 1
     fit = dict(epochs=cfg.lm_epochs, batch_size=cfg.lm_batch, lr=cfg.lm_lr, min_lr=cfg.lm_lr / 10, seed=cfg.seed)
     store = run_store(cfg, "language_models", root)
@@ -481,21 +487,3 @@ def summary_networks(res: NetworkResult) -> dict:
             "test_error_mean": m.tolist(), "test_error_by_seed": res.errors.tolist(),
             "train_accuracy_mean": res.train_accuracy.mean(0).tolist(), "teacher_error": res.teacher_error,
             "teacher_label_disagreement": res.disagreement}
-
-
-def cli_run(profile: str, seed: int):
-    """For ``python -m collapse_lib run larger``: (config, results, figures)."""
-    from ..plots import larger as plots
-
-    cfg = config(profile, seed=seed)
-    proj = run_projections(cfg)
-    nets = run_networks(cfg)
-    figures = {"double_descent": plots.double_descent(proj), "synthetic_excess": plots.synthetic_excess(proj),
-               "pareto": plots.pareto(proj), "network_widths": plots.network_widths(nets)}
-    results = {"random_projections": summary_projections(proj), "networks": summary_networks(nets),
-               "paper": {k: list(v) if isinstance(v, tuple) else v for k, v in PAPER.items()}}
-    if cfg.lm_run:
-        lms = run_language_models(cfg)
-        figures["language_model_sizes"] = plots.language_model_sizes(lms)
-        results["language_models"] = summary_language_models(lms)
-    return config_dict(cfg), results, figures

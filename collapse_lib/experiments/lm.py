@@ -91,6 +91,7 @@ class LMConfig:
     pretrain_lr: float = 3e-3  # its peak learning rate
     cpu_threads: int | None = None  # torch threads on the CPU (1 is fastest for the tiny model)
     keep_all_models: bool = False  # keep every generation's checkpoint (else generation 0 and the latest)
+    device: str | None = None  # "cpu", "cuda" or None (CUDA when present): where the models train, sample and score
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, TEXT_DATASETS)
@@ -118,6 +119,8 @@ class LMConfig:
         if 2 * self.block_size > limit:
             raise ValueError(f"block_size={self.block_size!r} is not allowed: a block and its continuation "
                              f"({2 * self.block_size} tokens) must fit the model's {limit} positions")
+        if self.device is not None:
+            check_choice("device", self.device, ("cpu", "cuda"))
         if self.model == "opt-125m" and self.dataset == "pydoc":
             raise ValueError("dataset='pydoc' is not allowed with model='opt-125m': the pydoc text is the offline "
                              "stand-in of the quick profile; use dataset='wikitext2' or model='tiny-gpt2'")
@@ -256,10 +259,13 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
         name = f"{OPT_125M} ({count_parameters(base):,} parameters)"
     train = subsample_blocks(train, cfg.train_blocks, seed=cfg.seed)
     test = subsample_blocks(test, cfg.test_blocks, seed=cfg.seed + 1)
+    import torch
+
     from ..runtime import device
 
-    base_dev = base.to(device())
-    with cpu_threads(cfg.cpu_threads if device().type == "cpu" else None):
+    dev = torch.device(cfg.device) if cfg.device else device()
+    base_dev = base.to(dev)
+    with cpu_threads(cfg.cpu_threads if dev.type == "cpu" else None):
         zero = corpus_perplexity(base_dev, test, batch_size=cfg.eval_batch_size)
     base = base_dev.to("cpu")
     data = (f"{corpus.name}: {len(train):,} of {n_train_all:,} training blocks and {len(test):,} of {n_test_all:,} "
@@ -301,6 +307,7 @@ def run_store(cfg: LMConfig, regime: str, root=None) -> RunStore:
     ident = {"experiment": "lm", "format": CHECKPOINT_FORMAT, "regime": regime, **config_dict(cfg)}
     for setting in ("keep_all_models", "cpu_threads", "histogram_generations"):  # they change no number of the run
         ident.pop(setting)
+    ident.pop("device")  # a run started on one device resumes on another
     base = cache_dir("runs", "lm") if root is None else Path(root)
     return RunStore(base / f"{regime}-{_key(ident)}", ident)
 
@@ -310,7 +317,7 @@ def family(cfg: LMConfig, setup: LMSetup, regime: str, checkpoint_dir) -> LMFami
                     batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size, lr=cfg.lr, min_lr=cfg.min_lr,
                     weight_decay=cfg.weight_decay, num_beams=cfg.num_beams, repetition_penalty=cfg.repetition_penalty,
                     generate_batch_size=cfg.generate_batch_size, eval_batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                    cpu_threads=cfg.cpu_threads)
+                    cpu_threads=cfg.cpu_threads, device=cfg.device)
 
 
 def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callback=None) -> RegimeResult:
@@ -382,15 +389,3 @@ def summary(res: LMResult) -> dict:
             "mfu": float(mfu.mean()) if mfu.size else None,
         }
     return out
-
-
-def cli_run(profile: str, seed: int):
-    """For ``python -m collapse_lib run lm``: (config, results, figures)."""
-    from ..plots import lm as plots
-
-    cfg = config(profile, seed=seed)
-    res = run_all(cfg)
-    figures = {"test_perplexity": plots.test_perplexity(res)}
-    for name in res.regimes:
-        figures[f"data_perplexity_{name}"] = plots.data_perplexity(res, name, cfg.histogram_generations)
-    return config_dict(cfg), summary(res), figures

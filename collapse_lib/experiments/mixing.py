@@ -69,6 +69,7 @@ class MixingConfig:
     neural_fractions: tuple[float, ...] = (0.0, 0.1, 0.5)  # real share of each training set; () skips it
     neural_chains: int = 2  # independent runs per fraction
     neural_generations: int = 5  # generations after the fit to real images
+    device: str | None = None  # "cpu", "cuda" or None (CUDA when present): where the VAEs train
 
     def __post_init__(self):
         if not self.policies:
@@ -100,6 +101,8 @@ class MixingConfig:
                               "least squares needs n >= d + 2 for a finite expected error")
         for f in self.neural_fractions:
             check_fraction("neural_fractions", f)
+        if self.device is not None:
+            check_choice("device", self.device, ("cpu", "cuda"))
 
 
 PROFILE_CONFIGS = {
@@ -258,8 +261,8 @@ def neural_config(cfg: MixingConfig, profile: str | None = None, **overrides):
     """Chapter 3's VAE config of ``profile``, with this chapter's chains and generations."""
     from . import vae
 
-    return vae.config(profile, seed=cfg.seed, chains=cfg.neural_chains, generations=cfg.neural_generations,
-                      **overrides)
+    return vae.config(profile, **{"seed": cfg.seed, "chains": cfg.neural_chains, "generations": cfg.neural_generations,
+                                  "device": cfg.device, **overrides})
 
 
 def neural_mixing(cfg: MixingConfig, profile: str | None = None, *, root=None, **vae_overrides) -> NeuralResult | None:
@@ -275,7 +278,7 @@ def neural_mixing(cfg: MixingConfig, profile: str | None = None, *, root=None, *
 
     base = neural_config(cfg, profile, **vae_overrides)
     data = load_images(base.dataset)
-    clf = vae.DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed)
+    clf = vae.DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed, base.device)
     clf.fit(data.train_images, data.train_labels)
     res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None)
     for f in res.fractions:
@@ -351,19 +354,3 @@ def summary(gauss: PolicyResult, sand: PolicyResult, lin: PolicyResult, strong: 
 def run_all(cfg: MixingConfig):
     """Every experiment of the chapter: (gaussian, sandwich, linreg, strong)."""
     return gaussian_policies(cfg), sandwich_policies(cfg), linreg_policies(cfg), strong_collapse(cfg)
-
-
-def cli_run(profile: str, seed: int):
-    """The command-line hook: (config, results, figures) of the chapter."""
-    from ..plots import mixing as p
-
-    cfg = config(profile, seed=seed)
-    gauss, sand, lin, strong = run_all(cfg)
-    neural = neural_mixing(cfg, profile)
-    figures = {
-        "policies": p.policy_comparison([gauss, sand, lin]),
-        "strong_collapse": p.strong_collapse(strong),
-    }
-    if neural is not None:
-        figures["neural"] = p.neural_mixing(neural)
-    return config_dict(cfg), summary(gauss, sand, lin, strong, cfg, neural), figures

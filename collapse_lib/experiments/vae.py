@@ -63,6 +63,7 @@ class VAEConfig:
     classifier_epochs: int = 10  # training of the real-data classifier behind the diversity measure
     classifier_hidden: int = 256  # its width
     checkpoint: bool = True  # keep every finished generation in the run store (reruns resume)
+    device: str | None = None  # "cpu", "cuda" or None (CUDA when present): where the networks train
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
@@ -78,6 +79,8 @@ class VAEConfig:
             raise ValueError("policies=() is not allowed: name at least one of 'replace', 'accumulate', 'mix', 'fresh'")
         for p in self.policies:
             check_choice("policies", p, ("replace", "accumulate", "mix", "fresh"))
+        if self.device is not None:
+            check_choice("device", self.device, ("cpu", "cuda"))
         if self.arch == "conv" and self.dataset != "mnist":
             raise ValueError(f"arch={self.arch!r} is not allowed with dataset={self.dataset!r}: "
                              "the conv VAE needs 28x28 images (dataset='mnist'); use arch='mlp'")
@@ -107,7 +110,8 @@ def config_dict(cfg: VAEConfig) -> dict:
 
 def family(cfg: VAEConfig, data: ImageData) -> VAEFamily:
     return VAEFamily(pixels=data.pixels, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
+                     batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
+                     device=cfg.device)
 
 
 # ------------------------------------------------------------------ the classifier
@@ -209,6 +213,7 @@ def run_store(cfg: VAEConfig, policy: str, root=None) -> RunStore | None:
     if not cfg.checkpoint:
         return None
     ident = {"experiment": "vae", "format": CHECKPOINT_FORMAT, "policy": policy, **config_dict(cfg)}
+    ident.pop("device")  # a run started on one device resumes on another
     key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
     base = cache_dir("runs", "vae") if root is None else Path(root)
     return RunStore(base / f"{policy}-{key}", ident)
@@ -247,7 +252,7 @@ def measure(cfg: VAEConfig, data: ImageData, history: History, clf: DigitClassif
 def run_all(cfg: VAEConfig, data: ImageData | None = None, *, root=None) -> VAEResult:
     """Every policy of ``cfg`` on its data set, measured."""
     data = data if data is not None else load_images(cfg.dataset)
-    clf = DigitClassifier(data.pixels, cfg.classifier_hidden, cfg.classifier_epochs, cfg.seed)
+    clf = DigitClassifier(data.pixels, cfg.classifier_hidden, cfg.classifier_epochs, cfg.seed, cfg.device)
     clf.fit(data.train_images, data.train_labels)
     grid = np.resize(data.test_images, (cfg.grid_images, data.pixels))
     res = VAEResult(data.describe(), data.side, clf.score(data.test_images, data.test_labels), None,
@@ -281,15 +286,3 @@ def summary(res: VAEResult) -> dict:
             "loss_mean": p.loss.mean(1).tolist(),
         }
     return out
-
-
-def cli_run(profile: str, seed: int):
-    """For ``python -m collapse_lib run vae``: (config, results, figures)."""
-    from ..plots import vae as plots
-
-    cfg = config(profile, seed=seed)
-    res = run_all(cfg)
-    figures = {"latent_spread": plots.latent_spread(res), "class_balance": plots.class_balance(res)}
-    for name in res.policies:
-        figures[f"samples_{name}"] = plots.sample_grids(res, name)
-    return config_dict(cfg), summary(res), figures
