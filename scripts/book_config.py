@@ -20,11 +20,11 @@ BOOK = ROOT / "book"
 CHAPTER_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.md$")
 
 INSTALL_CELL_TEMPLATE = '''\
-# On Colab, install the course library; elsewhere this cell does nothing.
+# On Colab, install the course library{what}; elsewhere this cell does nothing.
 import sys
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}"], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", {packages}], check=True)'''
 
 
 def load_config(root: Path = ROOT) -> dict:
@@ -43,9 +43,22 @@ def repository_url(root: Path = ROOT) -> str:
     return url[: -len(".git")] if url.endswith(".git") else url
 
 
-def install_cell(root: Path = ROOT) -> str:
-    """The exact source of the first code cell of every chapter."""
-    return INSTALL_CELL_TEMPLATE.format(url=repository_url(root))
+def install_cell(root: Path = ROOT, extra: tuple[str, ...] = ()) -> str:
+    """The exact source of the first code cell of every chapter; ``extra`` names further
+    pip requirements to install beside the course library (the graded assignments add
+    otter-grader)."""
+    packages = [f"git+{repository_url(root)}", *extra]
+    what = "".join(f" and {p.split('>')[0].split('=')[0].split('<')[0]}" for p in extra)
+    return INSTALL_CELL_TEMPLATE.format(what=what, packages=", ".join(f'"{p}"' for p in packages))
+
+
+def requirement(name: str, root: Path = ROOT) -> str:
+    """The line of ``requirements.txt`` that names package ``name`` (with its version bound)."""
+    for line in (root / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if re.match(rf"^{re.escape(name)}\s*([<>=!~;\[]|$)", line, flags=re.IGNORECASE):
+            return line.replace(" ", "")
+    raise ValueError(f"requirements.txt names no package {name!r}")
 
 
 def chapter_sources(root: Path = ROOT) -> list[Path]:
