@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -293,6 +294,14 @@ class NeuralResult:
         return np.arange(next(iter(self.runs.values())).spread.shape[0])
 
 
+@functools.lru_cache(maxsize=2)
+def _images(name: str):
+    """A data set by name, loaded once per process (parsing the MNIST subset takes seconds)."""
+    from ..data import load_images
+
+    return load_images(name)
+
+
 def neural_config(cfg: MixingConfig, **overrides):
     """Chapter 3's VAE config built from this chapter's ``neural_*`` settings (the
     profile's sizes live in this chapter's config, not in chapter 3's profiles);
@@ -316,12 +325,11 @@ def neural_mixing(cfg: MixingConfig, profile: str | None = None, *, root=None, *
     field of chapter 3's VAEConfig (for example a smaller network)."""
     if not cfg.neural_fractions:
         return None
-    from ..data import load_images
     from ..families.vae import VAEParams
     from . import vae
 
     base = neural_config(cfg, **vae_overrides)
-    data = load_images(base.dataset)
+    data = _images(base.dataset)
     clf = vae.DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed)
     clf.fit(data.train_images, data.train_labels)
     res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None)
