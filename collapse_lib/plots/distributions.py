@@ -133,11 +133,11 @@ def approximation_errors(res: ApproximationResult):
               "bimodal": "+ expressivity error: bimodal data",
               "gradient descent": "+ approximation error: fit by gradient descent"}
     for ax, kind in zip(axes[[0, 1, 3]], ("Gaussian", "bimodal", "gradient descent")):
-        for i, (M, tv) in enumerate(res.tv[kind].items()):
+        for M, tv in res.tv[kind].items():
             if M == res.UNLIMITED:
                 ax.plot(g, tv.mean(axis=1), color="k", lw=1.6, label="unlimited data")
-            else:
-                spread(ax, g, tv, label=f"M = {M}", color=f"C{i}")
+            else:  # the same colour for the same M in every panel
+                spread(ax, g, tv, label=f"M = {M}", color=f"C{res.samples.index(M)}")
         if kind in res.functional_floor:
             ax.axhline(res.functional_floor[kind], color="k", ls="--", lw=1.2, label="best Gaussian, unlimited data")
         ax.set(xlabel="generation", ylabel="total variation to the real density", ylim=(0, 1), title=titles[kind])
