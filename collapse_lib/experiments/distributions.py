@@ -108,12 +108,12 @@ PROFILE_CONFIGS = {
         zipf_chains=8,
     ),
     # a laptop without GPU: the sizes of Shumailov et al.'s Gaussian notebook (M = 100 and
-    # 1,000 / 10,000 beside it, 2,000 generations; thousands of chains where the notebook
+    # 500, 1,000 and 10,000 beside it, 2,000 generations; thousands of chains where the notebook
     # runs one), the sandwich chains over 500 generations, and the Zipf law of the paper
     # profile's T up to 10^7 (300,000 outcomes)
     "cpu": DistributionsConfig(
         sandwich_chains=10_000, sandwich_generations=500,
-        gaussian_chains=10_000, gaussian_samples=100, gaussian_generations=2000, gaussian_sample_sweep=(1000, 10_000),
+        gaussian_chains=10_000, gaussian_samples=100, gaussian_generations=2000, gaussian_sample_sweep=(500, 1000, 10_000),
         approx_samples=(100, 1000, 10_000), approx_chains=200, approx_generations=150,
         zipf_outcomes=300_000, zipf_cuts=(10, 100, 1000), zipf_chains=10,
         zipf_train_sizes=tuple(int(x) for x in np.logspace(1, 7, 13)),
