@@ -292,9 +292,54 @@ def test_cli_knows_the_chapter():
     from collapse_lib.registry import EXPERIMENTS as REGISTRY
 
     assert REGISTRY["mixing"].config_class() is chapter.MixingConfig
-    for profile in ("quick", "gpu", "paper"):
+    for profile in ("quick", "cpu", "gpu", "paper"):
         cfg = chapter.config(profile)
         assert cfg.linreg_samples >= cfg.linreg_dim + 2
+        chapter.neural_config(cfg)  # chapter 3's VAEConfig accepts the chapter's VAE settings
+
+
+def test_cpu_profile_has_the_papers_sizes():
+    cfg = chapter.config("cpu")
+    # Gerstgrasser et al. / Dohmatob et al.: d = 10, T = 111, sigma^2 = 1; Strong Model Collapse's p and n
+    assert (cfg.linreg_dim, cfg.linreg_samples, cfg.linreg_noise) == (10, 111, 1.0)
+    assert cfg.linreg_chains >= 1000 and cfg.generations >= 100
+    assert set(cfg.strong_fractions) == {0.0, 0.001, 0.01, 0.1} and cfg.strong_sizes[-1] >= 10**5
+    assert cfg.neural_dataset == "mnist5k" and 0.1 in cfg.neural_fractions
+    assert cfg.neural_samples <= 4000  # the training split of the MNIST subset
+    with pytest.raises(ValueError, match="neural_lr"):
+        chapter.config("cpu", neural_lr=0.0)
+    with pytest.raises(ValueError, match="neural_samples"):
+        chapter.config("cpu", neural_samples=0)
+
+
+def test_cpu_code_path_runs_at_toy_size_with_its_claims(tmp_path):
+    cfg = chapter.config("cpu", generations=8, gaussian_chains=100, sandwich_chains=100, linreg_chains=200,
+                         strong_chains=50, strong_sizes=(30, 1000, 10**6), neural_fractions=(0.0, 0.5),
+                         neural_chains=1, neural_generations=1, neural_samples=40, neural_epochs=1,
+                         neural_hidden=16, neural_latent=2, neural_eval_samples=20, neural_classifier_epochs=1,
+                         neural_classifier_hidden=16)
+    gauss, sand, lin, strong = chapter.run_all(cfg)
+    neural = chapter.neural_mixing(cfg, root=tmp_path, grid_images=4)
+    assert "mnist5k" in neural.data and set(neural.runs) == {0.0, 0.5}
+    out = chapter.summary(gauss, sand, lin, strong, cfg, neural)
+    statements = [c["statement"] for c in out["claims"]]
+    assert any("pi^2/6" in t for t in statements) and any("real images" in t for t in statements)
+
+
+def test_claims_fail_when_the_numbers_contradict_them():
+    cfg = small_config()
+    gauss, sand, lin, strong = chapter.run_all(cfg)
+    assert all(c.holds for c in chapter.strong_claims(strong)[:2])
+    # accumulate planted above the bound, and a "floor" that keeps falling
+    bad_lin = chapter.PolicyResult(lin.family, lin.metric_name, lin.generations,
+                                   {**lin.metric, "accumulate": lin.metric["replace"]}, lin.theory)
+    acc = [c for c in chapter.policy_claims(gauss, sand, bad_lin, cfg) if "pi^2/6" in c.statement]
+    assert len(acc) == 1 and not acc[0].holds
+    falling = chapter.StrongResult(strong.sizes, strong.fractions, strong.quality, strong.dim, strong.noise,
+                                   {p: strong.errors[0.0] for p in strong.fractions}, strong.theory,
+                                   strong.asymptotic, strong.floors)
+    floors = [c for c in chapter.strong_claims(falling) if "floor" in c.statement]
+    assert floors and not any(c.holds for c in floors)
 
 
 # ------------------------------------------------------------- exercise checks

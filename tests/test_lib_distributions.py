@@ -1,0 +1,75 @@
+"""Chapter 1 pieces: the cpu profile's settings and code path at toy size, the
+gradient-descent Gaussian (the learning procedure's error), and the claims the chapter
+computes from its run (they must be able to fail)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from collapse_lib.experiments import distributions as chapter
+from collapse_lib.families.gaussian_gd import GradientDescentGaussian, fit_moments
+
+
+def test_cpu_profile_has_the_papers_sizes():
+    cfg = chapter.config("cpu")
+    # Shumailov et al.'s Gaussian notebook: N in {100, ..., 10000}; thousands of chains, 2,000 generations
+    assert cfg.gaussian_samples == 100 and set(cfg.gaussian_sample_sweep) >= {1000}
+    assert cfg.gaussian_generations >= 1000 and cfg.gaussian_chains >= 1000
+    assert cfg.zipf_train_sizes[-1] >= 10**7 and 1000 in cfg.zipf_cuts
+    quick = chapter.config("quick")
+    assert cfg.gaussian_chains * cfg.gaussian_generations > quick.gaussian_chains * quick.gaussian_generations
+    with pytest.raises(ValueError, match="gaussian_sample_sweep"):
+        chapter.config("cpu", gaussian_sample_sweep=(1,))
+    with pytest.raises(ValueError, match="approx_gd_lr"):
+        chapter.config("cpu", approx_gd_lr=0.0)
+
+
+def toy(profile="cpu"):
+    """The profile's config with every size cut down, the structure kept."""
+    return chapter.config(profile, sandwich_chains=200, sandwich_generations=20, gaussian_chains=300,
+                          gaussian_generations=60, gaussian_sample_sweep=(1000,), approx_chains=20,
+                          approx_generations=10, zipf_outcomes=3000, zipf_chains=3,
+                          zipf_train_sizes=(10, 1000, 100_000))
+
+
+def test_cpu_code_path_runs_at_toy_size_with_its_claims():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_lib.plots import distributions as plots
+
+    cfg = toy()
+    sand, gauss, approx, zipf = chapter.run_all(cfg)
+    sweep = chapter.gaussian_sweep(cfg)
+    assert set(sweep) == {1000} and sweep[1000].samples == 1000
+    assert set(approx.tv) == {"Gaussian", "bimodal", "gradient descent"}
+    assert set(approx.tv["gradient descent"]) == {approx.UNLIMITED, *cfg.approx_samples}
+    out = chapter.summary(sand, gauss, approx, zipf)
+    assert out["claims"] and all(set(c) == {"statement", "holds", "evidence"} for c in out["claims"])
+    assert len(plots.approximation_errors(approx).axes) == 4
+
+
+def test_gradient_descent_gaussian_is_the_exact_fit_only_in_the_limit_of_many_steps():
+    m, v = np.array([0.3, -1.0]), np.array([2.0, 0.5])
+    mu, var = fit_moments(m, v, steps=0, lr=0.05, init_std=0.5)
+    assert np.allclose(mu, 0) and np.allclose(var, 0.25)  # no steps: the initialisation
+    mu, var = fit_moments(m, v, steps=20_000, lr=0.01, init_std=0.5)
+    assert np.allclose(mu, m, atol=1e-6) and np.allclose(var, v, rtol=1e-6)  # converged: maximum likelihood
+    mu, var = fit_moments(np.zeros(1), np.ones(1), steps=50, lr=0.05, init_std=0.5)
+    assert 0.25 < var[0] < 1.0  # a finite budget stops short, on the side of the initialisation
+    with pytest.raises(ValueError, match="dim"):
+        GradientDescentGaussian(dim=2)
+
+
+def test_claims_fail_when_the_numbers_contradict_them():
+    cfg = dataclasses.replace(toy("quick"), gaussian_samples=10)  # 61 fits of 10 points: E log var = -6.6
+    gauss = chapter.gaussian(cfg)
+    assert all(c.holds for c in chapter.gaussian_claims(gauss)[:2])
+    # a run whose variance never collapses: the collapse claim must not hold
+    flat = {k: {"mean": np.zeros_like(e["mean"]), "var": np.ones_like(e["var"])} for k, e in gauss.estimators.items()}
+    fake = dataclasses.replace(gauss, estimators=flat)
+    collapse = chapter.gaussian_claims(fake)[0]
+    assert "collapses" in collapse.statement and not collapse.holds
+    sand = chapter.sandwich(cfg)
+    frozen = dataclasses.replace(sand, probs={k: np.broadcast_to(v[:1], v.shape) for k, v in sand.probs.items()})
+    assert not chapter.sandwich_claims(frozen)[0].holds  # nothing is lost: "falls" must fail
