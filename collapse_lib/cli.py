@@ -44,6 +44,12 @@ def run(experiment: str, profile: str | None, out: Path, seed: int = 0) -> dict:
 
     config, results, figures = importlib.import_module(EXPERIMENTS[experiment]).cli_run(profile, seed)
     seconds = time.perf_counter() - start
+    from .distributed import is_main
+
+    if not is_main():  # under torchrun, rank 0 writes the gathered results
+        for fig in figures.values():
+            plt.close(fig)
+        return results
     out = Path(out)
     atomic_write_json(out / "config.json", {"experiment": experiment, "profile": profile, **config})
     atomic_write_json(out / "results.json", {"experiment": experiment, "profile": profile, "seconds": seconds, **results})
@@ -71,9 +77,13 @@ def main(argv=None) -> int:
 
             print(banner())
             return 0
+        from .distributed import finish, is_main
+
         start = time.perf_counter()
         run(args.experiment, args.profile, args.out, args.seed)
-        print(f"{args.experiment}: wrote {args.out}/results.json and figures in {time.perf_counter() - start:.1f} s")
+        if is_main():
+            print(f"{args.experiment}: wrote {args.out}/results.json and figures in {time.perf_counter() - start:.1f} s")
+        finish()
         return 0
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
