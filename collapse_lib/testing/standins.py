@@ -151,7 +151,7 @@ def write_opt(path: str | Path, texts: list[str], *, vocab_size: int = 512, hidd
 #: paths of the ``gpu`` profile (MNIST, the conv VAE, wikitext-2, a pretrained OPT model,
 #: the language-model size sweep) with a few steps each. ``{model}`` is the stand-in model.
 TOY = {
-    "distributions": dict(sandwich_chains=50, sandwich_generations=20, gaussian_chains=50, gaussian_generations=20,
+    "distributions": dict(sandwich_chains=50, sandwich_generations=60, gaussian_chains=50, gaussian_generations=20,
                           approx_samples=[30, 300], approx_chains=10, approx_generations=10, zipf_outcomes=2000,
                           zipf_cuts=[10, 100], zipf_train_sizes=[10, 100, 1000], zipf_chains=2),
     "gmm": dict(samples=100, generations=12, chains=2, snapshots=[0, 4, 8, 12], max_iter=100, tol=1e-3,
