@@ -114,18 +114,28 @@ def lm_run_flops(cfg, *, n_params: int = OPT_125M_PARAMETERS, blocks: int | None
     return out
 
 
-def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None) -> WallTime:
-    """The estimate for ``gpus`` GPUs (regime ``i`` on GPU ``i mod gpus``), from the
-    throughput in ``measured`` (keys of :data:`ASSUMED`) or the assumed one."""
+def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None, units: str = "regime") -> WallTime:
+    """The estimate for ``gpus`` GPUs (unit ``i`` on GPU ``i mod gpus``), from the
+    throughput in ``measured`` (keys of :data:`ASSUMED`) or the assumed one.
+
+    ``units="regime"`` is what :mod:`collapse_lib.distributed` spreads; ``"chain"``
+    (every regime's chains as separate units) is what a split of the chains would give,
+    which is not implemented."""
     rate = measured or ASSUMED
     per = {}
     counts = lm_run_flops(cfg)
     for regime, c in counts.items():
         per[regime] = (c["train_tokens"] / rate["train_tokens_per_s"] + c["new_tokens"] / rate["generate_tokens_per_s"]
                        + c["eval_tokens"] / rate["eval_tokens_per_s"])
+    if units == "regime":
+        work = [per[r] for r in cfg.regimes]
+    elif units == "chain":
+        work = [per[r] / cfg.chains for r in cfg.regimes for _ in range(cfg.chains)]
+    else:
+        raise ValueError(f"units={units!r} is not allowed: it must be 'regime' or 'chain'")
     load = [0.0] * gpus
-    for i, regime in enumerate(cfg.regimes):
-        load[i % gpus] += per[regime]
+    for i, w in enumerate(work):
+        load[i % gpus] += w
     return WallTime(per, gpus, max(load), {k: v["flops"] for k, v in counts.items()}, rate["device"])
 
 

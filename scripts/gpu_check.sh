@@ -3,7 +3,7 @@
 # chapter's headline numbers, the benchmarks' GPU lines, all written to
 # benchmarks/results/<device>-<date>.json (see scripts/gpu_check.py).
 #
-#   bash scripts/gpu_check.sh              # on a GPU machine (about 10 minutes on one H100)
+#   bash scripts/gpu_check.sh              # on a GPU machine (target: at most 10 minutes on one H100)
 #   bash scripts/gpu_check.sh --dry-run    # the same steps on the CPU, on stand-ins, at toy size
 #   bash scripts/gpu_check.sh --paper-lm   # also the paper profile's language-model run (hours)
 set -euo pipefail

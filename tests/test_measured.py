@@ -67,3 +67,13 @@ def test_measured_throughput_comes_from_the_benchmark_lines():
     r = measured_lm_throughput(rec)
     assert (r["train_tokens_per_s"], r["generate_tokens_per_s"]) == (4e5, 3e4) and "measured" in r["device"]
     assert measured_lm_throughput({"benchmarks": {"results": []}}) is None
+
+
+def test_splitting_the_chains_would_spread_ten_units():
+    paper = lm.config("paper")
+    one = lm_paper_wall_time(paper, 1)
+    split = lm_paper_wall_time(paper, 8, units="chain")
+    # units 0-4 are the replace chains, 5-9 the mix chains: GPUs 0 and 1 get one of each
+    assert split.seconds == pytest.approx((one.regimes["replace"] + one.regimes["mix"]) / paper.chains)
+    with pytest.raises(ValueError, match=r"units='rank' is not allowed"):
+        lm_paper_wall_time(paper, 8, units="rank")
