@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     if failed or bench_failed:
         print(f"gpu_check: failed: {', '.join(failed + (['benchmarks'] if bench_failed else []))}", file=sys.stderr)
         return 1
-    if not args.dry_run:
+    if args.out is not None or not args.dry_run:  # else the results file lies inside it
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

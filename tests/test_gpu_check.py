@@ -5,6 +5,7 @@ This is the test that every chapter's notebook executes its ``gpu`` code path.""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -39,6 +40,11 @@ def test_dry_run_executes_every_chapter_in_the_gpu_profile(tmp_path):
     assert rec["chapters"]["03"]["headline"]["results"]["data"].startswith("mnist")
     lm = rec["chapters"]["04"]["headline"]["results"]
     assert "wikitext-2" in lm["data"] and "opt-standin" in lm["model"]
+    for r in lm["regimes"].values():  # fine-tuning on real text beats the untrained stand-in
+        assert all(math.isfinite(p) for p in r["test_ppl_mean"]) and r["test_ppl_mean"][0] < lm["zero_shot_ppl"]
+    vae = rec["chapters"]["03"]["headline"]["results"]
+    assert vae["classifier_accuracy"] > 0.3  # real digits: far above chance (0.1)
+    assert all(math.isfinite(v) for p in vae["policies"].values() for v in p["latent_std_mean"])
     assert "wikitext-2" in rec["chapters"]["06"]["headline"]["results"]["language_models"]["data"]
     names = [r["benchmark"] for r in rec["benchmarks"]["results"]]
     assert not [r for r in rec["benchmarks"]["results"] if r["error"]]
