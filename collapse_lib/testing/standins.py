@@ -186,9 +186,10 @@ class Standins:
 
     def env(self, profile: str = "gpu") -> dict[str, str]:
         """The variables under which the chapters run ``profile`` on the stand-ins at toy
-        size, offline."""
+        size, offline, on one CPU thread (at toy size more threads only wait on each other)."""
         return {"COLLAPSE_CACHE": str(self.cache), "COLLAPSE_PROFILE": profile, "HF_HUB_OFFLINE": "1",
-                "COLLAPSE_OFFLINE": "1", "COLLAPSE_OVERRIDES": json.dumps(toy_overrides(self.model))}
+                "COLLAPSE_OFFLINE": "1", "COLLAPSE_OVERRIDES": json.dumps(toy_overrides(self.model)),
+                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def build(root: str | Path) -> Standins:
