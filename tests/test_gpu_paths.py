@@ -123,6 +123,9 @@ def test_overrides_reach_the_gpu_configs(gpu_env, stand):
     assert larger.config().lm_sizes == ((1, 16), (1, 32)) and larger.config().lm_text == "wikitext2"
     assert mixing.config().neural_generations == 1
     assert lm.config(generations=3).generations == 3  # explicit settings win
+    from collapse_lib import banner
+
+    assert "COLLAPSE_OVERRIDES changes the settings of: distributions, gmm, larger, lm, mixing, vae" in banner()
 
 
 def test_overrides_that_name_no_setting_are_refused(monkeypatch):
