@@ -149,6 +149,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-benchmarks", action="store_true", help="skip the benchmarks")
     args = parser.parse_args(argv)
 
+    device = device_name()
+    if not args.dry_run and device == "cpu":
+        print("gpu_check: no CUDA device found; use --dry-run to check the steps on the CPU", file=sys.stderr)
+        return 2
     work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
     env = dict(os.environ)
     env.update(COLLAPSE_PROFILE="gpu", CI="true")
@@ -160,10 +164,6 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         env.update(standins.build(work / "standins").env("gpu"))
         print(f"stand-ins built in {time.perf_counter() - t0:.1f} s under {work / 'standins'}", flush=True)
-    device = device_name()
-    if not args.dry_run and device == "cpu":
-        print("gpu_check: no CUDA device found; use --dry-run to check the steps on the CPU", file=sys.stderr)
-        return 2
     today = datetime.date.today().isoformat()
     record = {"device": device, "date": today, "commit": commit(), "profile": "gpu", "dry_run": args.dry_run,
               "toy_overrides": json.loads(env["COLLAPSE_OVERRIDES"]) if args.dry_run else None, "chapters": {}}
