@@ -97,6 +97,12 @@ def run(experiment: str, profile: str | None, out: Path, seed: int | None = None
     start = time.perf_counter()
     results, figures = registry.get(experiment).run(cfg, profile)
     seconds = time.perf_counter() - start
+    from .distributed import is_main
+
+    if not is_main():  # under torchrun, rank 0 writes the gathered results
+        for fig in figures.values():
+            plt.close(fig)
+        return results
     if device is not None:
         overrides["device"] = device
     head = {"experiment": experiment, "profile": profile}
@@ -218,10 +224,14 @@ def main(argv=None) -> int:
         profile = resolve_profile(args.profile)
         what = f"the {args.experiment} experiment"
         overrides = dict(parse_assignment(exp.config_class(), a, what) for a in args.settings)
+        from .distributed import finish, is_main
+
         start = time.perf_counter()
         run(args.experiment, profile, args.out, args.seed, overrides, args.device)
-        print(f"{args.experiment}: wrote {args.out}/config.json, results.json and figures/ in "
-              f"{time.perf_counter() - start:.1f} s")
+        if is_main():
+            print(f"{args.experiment}: wrote {args.out}/config.json, results.json and figures/ in "
+                  f"{time.perf_counter() - start:.1f} s")
+        finish()
         return 0
     except BrokenPipeError:  # the reader of stdout went away (show ... | head)
         import os

@@ -44,15 +44,39 @@ def device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+#: The first CUDA compute capability with bf16 tensor cores (Ampere: A100, A10, RTX 30xx).
+BF16_CAPABILITY = (8, 0)
+
+
+def precision_for(capability) -> str:
+    """The reduced precision for a device of CUDA compute ``capability`` ``(major,
+    minor)``, or None for the CPU: ``"bfloat16"`` from Ampere on (8.0), ``"float16"``
+    before (the T4 is 7.5, the V100 7.0), ``"float32"`` on the CPU.
+
+    The capability decides, not ``torch.cuda.is_bf16_supported()``, which also says yes
+    where bf16 is only emulated (a T4), and emulated bf16 is slower than float32."""
+    if capability is None:
+        return "float32"
+    major, minor = (int(v) for v in capability)
+    return "bfloat16" if (major, minor) >= BF16_CAPABILITY else "float16"
+
+
+def needs_grad_scaler(precision) -> bool:
+    """Whether training in ``precision`` needs a gradient scaler: only float16, whose
+    5 exponent bits let small gradients underflow (bf16 has float32's 8)."""
+    return str(precision).replace("torch.", "") == "float16"
+
+
 def autocast_dtype(dev=None):
-    """The reduced precision to train in: bf16 where supported, fp16 on older GPUs
-    (such as the T4), float32 on the CPU."""
+    """The reduced precision to train in on ``dev`` (a ``torch.dtype``): bf16 on Ampere
+    and later GPUs, fp16 on older ones (such as the T4), float32 on the CPU
+    (:func:`precision_for`)."""
     import torch
 
     dev = dev or device()
     if getattr(dev, "type", str(dev)) != "cuda":
         return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return getattr(torch, precision_for(torch.cuda.get_device_capability(dev)))
 
 
 def cuda_available() -> bool:

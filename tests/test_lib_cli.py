@@ -278,7 +278,7 @@ def test_the_device_reaches_the_training_code(tmp_path):
 
     data = load_digits()
     assert vae.family(vae.config("quick", device="cpu"), data).device == "cpu"
-    assert mixing.neural_config(mixing.config("quick", device="cpu"), "quick").device == "cpu"
+    assert mixing.neural_config(mixing.config("quick", device="cpu")).device == "cpu"
 
     class Base:  # what LMFamily reads of a model
         config = type("C", (), {"n_positions": 128})()

@@ -325,7 +325,7 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkey
     ({"real_fraction": 1.5}, r"real_fraction=1.5 is not allowed: it must be a number in \[0, 1\]"),
     ({"block_size": 40}, r"block_size=40 is not allowed: a block and its continuation \(80 tokens\)"),
     ({"dataset": "c4"}, r"dataset='c4' is not allowed"),
-    ({"model": "gpt-4"}, r"model='gpt-4' is not allowed"),
+    ({"model": ""}, r"model='' is not allowed: it must be 'tiny-gpt2', a Hugging Face model name"),
     ({"regimes": ("replace", "accumulate")}, r"regimes='accumulate' is not allowed"),
     ({"generations": 0}, r"generations=0 is not allowed"),
     ({"repetition_penalty": -1.0}, r"repetition_penalty=-1.0 is not allowed"),
@@ -344,12 +344,12 @@ def test_too_many_train_blocks_are_refused_before_any_training(tmp_path, monkeyp
 
 def test_profiles_follow_the_paper():
     p = chapter.config("paper")
-    assert (p.model, p.dataset, p.block_size, p.num_beams) == ("opt-125m", "wikitext2", 64, 5)
+    assert (p.model, p.dataset, p.block_size, p.num_beams) == ("facebook/opt-125m", "wikitext2", 64, 5)
     assert p.repetition_penalty == 3.0
     assert (p.generations, p.chains, p.epochs_replace, p.epochs_mix, p.real_fraction) == (9, 5, 5, 10, 0.1)
     assert (p.lr, p.min_lr, p.batch_size, p.train_blocks) == (2e-5, 1e-6, 128, None)
     g = chapter.config("gpu")
-    assert g.model == "opt-125m" and g.train_blocks < 37_000 and g.generations < 9
+    assert g.model == "facebook/opt-125m" and g.train_blocks < 37_000 and g.generations < 9
     q = chapter.config("quick")
     assert (q.model, q.dataset) == ("tiny-gpt2", "pydoc")
 

@@ -42,7 +42,10 @@ PAPER = {
     "histogram_generations": (0, 1, 2, 3, 5, 9),
 }
 
-MODELS = ("tiny-gpt2", "opt-125m")
+#: The base model of the offline profiles; every other ``model`` is a pretrained causal LM.
+TINY = "tiny-gpt2"
+#: Short names of pretrained models.
+MODEL_ALIASES = {"opt-125m": OPT_125M}
 REGIMES = ("replace", "mix")
 REGIME_LABELS = {"replace": "no original data", "mix": "10 % original data kept"}
 
@@ -63,7 +66,8 @@ class LMConfig:
 
     seed: int = 0  # every random stream of the run derives from it
     dataset: str = "wikitext2"  # "wikitext2" (downloads once) or "pydoc" (ships with Python)
-    model: str = "opt-125m"  # "opt-125m" (downloads once) or "tiny-gpt2" (pre-trained here on the pydoc text)
+    model: str = OPT_125M  # a Hugging Face causal LM ("facebook/opt-125m", "EleutherAI/pythia-70m", "gpt2"; downloads
+    # once), a local save_pretrained directory, or "tiny-gpt2" (pre-trained here on the pydoc text)
     block_size: int = 64  # tokens per training block, and new tokens per continuation (the paper: 64)
     train_blocks: int | None = None  # real training blocks used (a random subset), None: all (~37k)
     test_blocks: int | None = None  # real test blocks scored, None: all
@@ -95,7 +99,9 @@ class LMConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, TEXT_DATASETS)
-        check_choice("model", self.model, MODELS)
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError(f"model={self.model!r} is not allowed: it must be {TINY!r}, a Hugging Face model name "
+                             "or a save_pretrained directory")
         check_int("seed", self.seed, minimum=0)
         for name in ("generations", "chains", "epochs_replace", "epochs_mix", "batch_size", "num_beams",
                      "generate_batch_size", "eval_batch_size", "pretrain_epochs"):
@@ -115,14 +121,14 @@ class LMConfig:
             if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0:
                 raise ValueError(f"histogram_generations={self.histogram_generations!r} is not allowed: every entry "
                                  "must be a generation >= 0 (those after the last generation are left out)")
-        limit = self.tiny.n_positions if self.model == "tiny-gpt2" else 2048
-        if 2 * self.block_size > limit:
+        # a pretrained model's position limit is checked when it is loaded (its config says it)
+        if self.model == TINY and 2 * self.block_size > self.tiny.n_positions:
             raise ValueError(f"block_size={self.block_size!r} is not allowed: a block and its continuation "
-                             f"({2 * self.block_size} tokens) must fit the model's {limit} positions")
+                             f"({2 * self.block_size} tokens) must fit the model's {self.tiny.n_positions} positions")
         if self.device is not None:
             check_choice("device", self.device, ("cpu", "cuda"))
-        if self.model == "opt-125m" and self.dataset == "pydoc":
-            raise ValueError("dataset='pydoc' is not allowed with model='opt-125m': the pydoc text is the offline "
+        if self.model != TINY and self.dataset == "pydoc":
+            raise ValueError(f"dataset='pydoc' is not allowed with model={self.model!r}: the pydoc text is the offline "
                              "stand-in of the quick profile; use dataset='wikitext2' or model='tiny-gpt2'")
 
     def epochs(self, regime: str) -> int:
@@ -234,15 +240,16 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
     """Load (or, in the quick profile, build) the tokenizer, the base model and the
     train/test blocks, and score the base model on the test blocks (zero-shot)."""
     from ..families.vae_models import cpu_threads
-    from ..lm.models import count_parameters, load_pretrained
+    from ..lm.models import check_fits, count_parameters, load_pretrained
     from ..lm.perplexity import corpus_perplexity
 
     corpus = load_text(cfg.dataset)
     info = {}
-    if cfg.model == "tiny-gpt2":
+    if cfg.model == TINY:
         tok, base = tiny_tokenizer(cfg, corpus), None
     else:
-        base, tok = load_pretrained(OPT_125M)
+        base, tok = load_pretrained(MODEL_ALIASES.get(cfg.model, cfg.model))
+        check_fits(base, cfg.block_size, f"model {cfg.model!r}")
     sep = tok.eos_token_id
     train = make_blocks(tokenize_documents(tok, corpus.train, sep), cfg.block_size)
     test = make_blocks(tokenize_documents(tok, corpus.test, sep), cfg.block_size)
@@ -250,13 +257,13 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
     if cfg.train_blocks is not None and cfg.train_blocks > n_train_all:
         raise ValueError(f"train_blocks={cfg.train_blocks!r} is not allowed: {corpus.name} has only {n_train_all} "
                          f"training blocks of {cfg.block_size} tokens")
-    if cfg.model == "tiny-gpt2":
+    if cfg.model == TINY:
         base, info = tiny_base(cfg, corpus, tok, progress=progress)
         name = (f"tiny GPT-2 ({cfg.tiny.n_layer} layers, width {cfg.tiny.n_embd}, {count_parameters(base):,} "
                 f"parameters, BPE vocabulary {len(tok):,}), pre-trained here on {info['blocks']:,} blocks of "
                 "Python's documentation")
     else:
-        name = f"{OPT_125M} ({count_parameters(base):,} parameters)"
+        name = f"{MODEL_ALIASES.get(cfg.model, cfg.model)} ({count_parameters(base):,} parameters)"
     train = subsample_blocks(train, cfg.train_blocks, seed=cfg.seed)
     test = subsample_blocks(test, cfg.test_blocks, seed=cfg.seed + 1)
     import torch
@@ -363,10 +370,15 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
 
 def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResult:
     """Both regimes of ``cfg`` (each resumable), on its data and base model."""
-    setup = setup if setup is not None else prepare(cfg)
+    from ..distributed import main_first, map_units
+
+    if setup is None:
+        with main_first():  # under torchrun, rank 0 builds what is cached, the others read it
+            setup = prepare(cfg)
     res = LMResult(setup.data, setup.model, setup.zero_shot_ppl, pretrain=setup.pretrain)
-    for regime in cfg.regimes:
-        res.regimes[regime] = run_regime(cfg, setup, regime, root=root)
+    # the regimes are independent runs: under torchrun, each rank runs its share
+    runs = map_units(lambda regime: run_regime(cfg, setup, regime, root=root), cfg.regimes)
+    res.regimes.update(zip(cfg.regimes, runs))
     return res
 
 

@@ -257,11 +257,16 @@ def run_all(cfg: VAEConfig, data: ImageData | None = None, *, root=None) -> VAER
     grid = np.resize(data.test_images, (cfg.grid_images, data.pixels))
     res = VAEResult(data.describe(), data.side, clf.score(data.test_images, data.test_labels), None,
                     class_shares(data.train_labels), grid)
-    for policy in cfg.policies:
+    from ..distributed import map_units
+
+    def one(policy):  # the policies are independent runs: under torchrun, each rank runs its share
         h = train_generations(cfg, data, policy, root=root)
-        res.policies[policy] = measure(cfg, data, h, clf, policy)
+        return measure(cfg, data, h, clf, policy), VAEParams(h["weights"][0], h["loss"][0])
+
+    for policy, (measured, first) in zip(cfg.policies, map_units(one, cfg.policies)):
+        res.policies[policy] = measured
         if res.real_spread is None:
-            fam, first = family(cfg, data), VAEParams(h["weights"][0], h["loss"][0])
+            fam = family(cfg, data)
             real = data.test_images[:cfg.eval_samples]
             res.real_spread = np.array([latent_spread(fam.encode_means(first, c, real)) for c in range(cfg.chains)])
     return res

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validation import check_int, check_positive
+from ..validation import check_choice, check_int, check_positive
 
 #: Dense bf16/fp16 tensor-core peak FLOP/s by (a part of) the CUDA device name, from the
 #: vendors' data sheets; the first matching key wins, so the specific names come first.
@@ -99,7 +99,8 @@ def _sync(dev) -> None:
 
 def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_batch_size: int | None = None,
               lr: float = 2e-5, min_lr: float = 1e-6, weight_decay: float = 0.0, seed: int = 0,
-              amp: bool = True, progress: bool | None = False, desc: str = "fine-tuning") -> FineTuneStats:
+              amp: bool = True, precision: str | None = None, progress: bool | None = False,
+              desc: str = "fine-tuning") -> FineTuneStats:
     """Train ``model`` in place on ``blocks`` (n, block_size) of token ids, every block a
     training sequence (next-token loss on all its positions), for ``epochs`` passes in a
     random order drawn from ``seed``; the model is left in eval mode.
@@ -111,6 +112,9 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
         a batch accumulate (default: the whole batch at once).
     lr, min_lr: the cosine schedule starts at ``lr`` and ends at ``min_lr`` after the last step.
     amp: mixed precision on CUDA (bf16, or fp16 with a gradient scaler); ignored on the CPU.
+    precision: the autocast dtype, ``"bfloat16"``, ``"float16"`` or ``"float32"``, instead
+        of the device's choice (:func:`collapse_lib.runtime.autocast_dtype`); bf16 also
+        runs on the CPU (as the tests do, to check the mixed-precision path without a GPU).
 
     Dropout and shuffling draw from generators seeded by ``seed`` (torch's global state is
     restored afterwards), so the same call on the same device gives the same model.
@@ -118,7 +122,7 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     import torch
 
     from ..progress import progress as bar
-    from ..runtime import autocast_dtype
+    from ..runtime import autocast_dtype, needs_grad_scaler
 
     epochs = check_int("epochs", epochs, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -139,11 +143,15 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
                          f"{max_positions(model)} tokens")
 
     dev = next(model.parameters()).device
-    dtype = autocast_dtype(dev) if amp else torch.float32
-    use_amp = dev.type == "cuda" and dtype != torch.float32
+    if precision is not None:
+        check_choice("precision", precision, ("bfloat16", "float16", "float32"))
+        dtype = getattr(torch, precision)
+    else:
+        dtype = autocast_dtype(dev) if amp else torch.float32
+    use_amp = dtype != torch.float32
     if dev.type == "cuda":
         enable_fast_matmul()
-    scaler = torch.amp.GradScaler("cuda") if use_amp and dtype == torch.float16 else None
+    scaler = torch.amp.GradScaler(dev.type) if use_amp and needs_grad_scaler(dtype) else None
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                             **({"fused": True} if dev.type == "cuda" else {}))
     n, L = blocks.shape

@@ -1,0 +1,1 @@
+"""Helpers for the tests and the GPU check: stand-ins of the downloads."""

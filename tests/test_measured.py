@@ -1,0 +1,79 @@
+"""The running page's GPU columns and the paper LM estimate (:mod:`collapse_lib.measured`)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collapse_lib.experiments import lm
+from collapse_lib.measured import (OPT_125M_PARAMETERS, lm_paper_wall_time, lm_run_flops, measured_lm_throughput,
+                                   newest_results, timing_table)
+
+CHAPTERS = {"03": ("Variational autoencoders", "21 s"), "04": ("Language models and perplexity", "31 s")}
+
+
+def write(folder, name, **rec):
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps(rec))
+
+
+def test_without_a_gpu_run_the_columns_say_not_measured_yet(tmp_path):
+    write(tmp_path, "cpu-2026-01-02.json", device="cpu", date="2026-01-02", dry_run=True,
+          chapters={"03": {"ok": True, "seconds": 5}})
+    assert newest_results(tmp_path) is None
+    table = timing_table(CHAPTERS, tmp_path)
+    assert table.count("not measured yet") == 4 and "| 3. Variational autoencoders | 21 s |" in table
+
+
+def test_the_newest_gpu_run_fills_the_columns(tmp_path):
+    write(tmp_path, "t4-2026-01-01.json", device="Tesla T4", date="2026-01-01", commit="a" * 40,
+          chapters={"03": {"ok": True, "seconds": 300}})
+    write(tmp_path, "h100-2026-02-01.json", device="NVIDIA H100", date="2026-02-01", commit="b" * 40,
+          chapters={"03": {"ok": True, "seconds": 61.4}, "04": {"ok": False, "seconds": 10}},
+          paper_lm={"seconds": 5400, "results": {}})
+    table = timing_table(CHAPTERS, tmp_path)
+    assert "| 3. Variational autoencoders | 21 s | 61 s | not measured yet |" in table
+    # a chapter that failed has no time; the paper LM run fills chapter 4's paper column
+    assert "| 4. Language models and perplexity | 31 s | not measured yet | 90 min |" in table
+    assert "NVIDIA H100, 2026-02-01 (commit bbbbbbbbbb" in table
+
+
+def test_flop_counts_of_a_small_config():
+    cfg = lm.config("paper", train_blocks=100, test_blocks=10, generations=2, chains=3, regimes=("replace",))
+    c = lm_run_flops(cfg, n_params=1000)["replace"]
+    assert c["train_tokens"] == 3 * 3 * 100 * 64 * 5  # (G+1) fits x chains x blocks x tokens x epochs
+    assert c["new_tokens"] == 2 * 3 * 100 * 64  # G samplings x chains x blocks x new tokens
+    assert c["eval_tokens"] == 3 * 3 * 110 * 64
+    assert c["flops"] == 6 * 1000 * c["train_tokens"] + 2 * 1000 * (c["new_tokens"] * 5 * 2 + c["eval_tokens"])
+
+
+def test_regimes_spread_over_gpus_bound_the_wall_time():
+    paper = lm.config("paper")
+    one, two, eight = (lm_paper_wall_time(paper, g) for g in (1, 2, 8))
+    assert one.seconds == pytest.approx(sum(one.regimes.values()))
+    assert two.seconds == eight.seconds == pytest.approx(max(one.regimes.values()))
+    assert one.regimes["mix"] > one.regimes["replace"]  # twice the epochs
+    rates = {"train_tokens_per_s": 1e6, "generate_tokens_per_s": 1e4, "eval_tokens_per_s": 3e6, "device": "x"}
+    fl = lm_run_flops(paper)["replace"]
+    assert lm_paper_wall_time(paper, 1, rates).regimes["replace"] == pytest.approx(
+        fl["train_tokens"] / 1e6 + fl["new_tokens"] / 1e4 + fl["eval_tokens"] / 3e6)
+    assert OPT_125M_PARAMETERS == 125_239_296
+
+
+def test_measured_throughput_comes_from_the_benchmark_lines():
+    rec = {"device": "NVIDIA H100", "date": "2026-02-01", "benchmarks": {"results": [
+        {"benchmark": "LM fine-tuning, 64-token blocks", "extra": {"tokens_per_s": 4e5, "mfu": 0.4}},
+        {"benchmark": "LM generation, 5-beam, 8192 blocks", "extra": {"tokens_per_s": 3e4}}]}}
+    r = measured_lm_throughput(rec)
+    assert (r["train_tokens_per_s"], r["generate_tokens_per_s"]) == (4e5, 3e4) and "measured" in r["device"]
+    assert measured_lm_throughput({"benchmarks": {"results": []}}) is None
+
+
+def test_splitting_the_chains_would_spread_ten_units():
+    paper = lm.config("paper")
+    one = lm_paper_wall_time(paper, 1)
+    split = lm_paper_wall_time(paper, 8, units="chain")
+    # units 0-4 are the replace chains, 5-9 the mix chains: GPUs 0 and 1 get one of each
+    assert split.seconds == pytest.approx((one.regimes["replace"] + one.regimes["mix"]) / paper.chains)
+    with pytest.raises(ValueError, match=r"units='rank' is not allowed"):
+        lm_paper_wall_time(paper, 8, units="rank")
