@@ -442,16 +442,34 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
 
 
 # ---------------------------------------------------------------------------- the chapter's result
+#: The quick profile's test perplexities (seed 0), as this test computed them on the 2-core
+#: machine the course is developed on: zero-shot, and per generation (rows) and chain (columns).
+QUICK_ZERO_SHOT = 232.8
+QUICK_TEST_PPL = {
+    "replace": [[216.81, 217.51], [324.39, 314.66], [356.34, 336.46], [422.21, 435.64]],
+    "mix": [[204.30, 206.04], [336.32, 315.92], [343.02, 345.38], [360.95, 351.83]],
+}
+
+
 @pytest.mark.slow
-def test_quick_profile_test_perplexity_rises_and_rises_less_with_real_data_kept(tmp_path, monkeypatch):
-    """The issue's fixed-seed check: in the quick profile (seed 0), the test perplexity of
-    the last generation is above generation 0's in every chain without original data, and
-    keeping 10 % of the original blocks makes the mean rise smaller."""
+def test_quick_profile_fixed_seed_numbers(tmp_path, monkeypatch):
+    """The fixed-seed check of the quick profile (seed 0), from an empty cache (so the base
+    is pre-trained on the docstrings here): fine-tuning beats zero-shot; the test perplexity
+    of the last generation is above generation 0's in every chain without original data;
+    keeping 10 % of the original blocks makes the mean rise smaller; and the numbers are the
+    recorded ones. The computation is deterministic on one machine (one thread, fixed
+    seeds); the 2 % tolerance allows for other CPUs' floating-point rounding, which can flip
+    a beam-search choice."""
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
     monkeypatch.setenv("COLLAPSE_PROGRESS", "0")
     cfg = chapter.config("quick")
     res = chapter.run_all(cfg)
     rep, mix = res.regimes["replace"].test_ppl, res.regimes["mix"].test_ppl
+    assert (rep[0] < res.zero_shot_ppl).all() and (mix[0] < res.zero_shot_ppl).all()
     assert (rep[-1] > rep[0]).all()
     rise_rep, rise_mix = (rep[-1] - rep[0]).mean(), (mix[-1] - mix[0]).mean()
     assert rise_mix < rise_rep
+    assert res.zero_shot_ppl == pytest.approx(QUICK_ZERO_SHOT, rel=0.02)
+    np.testing.assert_allclose(rep, QUICK_TEST_PPL["replace"], rtol=0.02)
+    np.testing.assert_allclose(mix, QUICK_TEST_PPL["mix"], rtol=0.02)
+    assert all(c.holds for c in chapter.claims(res))
