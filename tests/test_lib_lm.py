@@ -394,7 +394,7 @@ def test_cpu_profile_code_path_at_toy_size(tmp_path, monkeypatch):
     res = chapter.run_all(cfg, setup)
     assert set(res.regimes) == {"replace", "mix"} and res.regimes["mix"].test_ppl.shape == (2, 1)
     cl = chapter.claims(res)
-    assert len(cl) == 5 and all(c.evidence for c in cl)
+    assert len(cl) == 6 and all(c.evidence for c in cl)
     assert [c["statement"] for c in chapter.summary(res)["claims"]] == [c.statement for c in cl]
     # the base is built once: a second prepare loads it from the cache
     assert chapter.prepare(cfg, progress=False).pretrain["cached"]

@@ -399,8 +399,9 @@ def _pct(a: float, b: float) -> str:
 def claims(res: LMResult) -> list:
     """What the chapter says about its own run, computed from the run's numbers
     (:mod:`collapse_lib.claims`): fine-tuning helps; without original data the test
-    perplexity rises; with original data kept it rises less; the generated data pile up
-    at low perplexity under generation 0; and whether they grow a high-perplexity tail."""
+    perplexity rises; with original data kept it rises less; the first synthetic
+    generation costs both regimes; the generated data pile up at low perplexity under
+    generation 0; and whether they grow a high-perplexity tail."""
     from ..claims import claim
 
     out = []
@@ -434,6 +435,12 @@ def claims(res: LMResult) -> list:
                 rise["mix"] < rise["replace"],
                 f"{mix.label}: {m0:.1f} -> {m1:.1f} ({rise['mix']:+.1f} points, {_pct(m0, m1)}); "
                 f"{rep.label}: {first:.1f} -> {last:.1f} ({rise['replace']:+.1f} points, {_pct(first, last)})"))
+        if mix is not None and mix.test_ppl.shape[0] > 1:
+            out.append(claim(
+                "The first synthetic generation costs both regimes: generation 1's test perplexity is above "
+                "generation 0's with and without original data (mean over chains)",
+                all(r.test_ppl[1].mean() > r.test_ppl[0].mean() for r in (rep, mix)),
+                "; ".join(f"{r.label}: {r.test_ppl[0].mean():.1f} -> {r.test_ppl[1].mean():.1f}" for r in (rep, mix))))
         med = [float(np.median(rep.data_ppl[t])) for t in range(G + 1)]
         out.append(claim(
             "Without original data, every later generation's training data pile up at lower perplexity under "
