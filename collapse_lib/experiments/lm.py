@@ -7,9 +7,11 @@ generation fine-tunes a fresh copy of the base model on the previous generation'
 continuations of every training block and is scored on the real test set. Two regimes:
 no original data (5 epochs a generation) and 10 % of the original blocks kept, drawn
 anew each generation (10 epochs). The chapter adds per-sequence perplexity histograms of
-each generation's data under generation 0's model, throughput numbers, and the offline
-``quick`` profile: a tiny GPT-2 pre-trained on Python's documentation plays the base
-model in the same loop.
+each generation's data under generation 0's model, throughput numbers, the offline
+profiles (``quick`` and ``cpu``), in which a tiny GPT-2 pre-trained here on the standard
+library's docstrings plays the base model and is fine-tuned on the pydoc topics
+(:mod:`collapse_lib.lm.pretrain`), and the claims the chapter makes about its run
+(:func:`claims`).
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ class LMConfig:
 
     seed: int = 0  # every random stream of the run derives from it
     dataset: str = "wikitext2"  # "wikitext2" (downloads once) or "pydoc" (ships with Python)
-    model: str = "opt-125m"  # "opt-125m" (downloads once) or "tiny-gpt2" (pre-trained here on the pydoc text)
+    model: str = "opt-125m"  # "opt-125m" (downloads once) or "tiny-gpt2" (pre-trained here, see pretrain_text)
     block_size: int = 64  # tokens per training block, and new tokens per continuation (the paper: 64)
     train_blocks: int | None = None  # real training blocks used (a random subset), None: all (~37k)
     test_blocks: int | None = None  # real test blocks scored, None: all
