@@ -65,7 +65,7 @@ class LMConfig:
 
     seed: int = 0  # every random stream of the run derives from it
     dataset: str = "wikitext2"  # "wikitext2" (downloads once) or "pydoc" (ships with Python)
-    model: str = "opt-125m"  # "opt-125m" (downloads once) or "tiny-gpt2" (pre-trained here, see pretrain_text)
+    model: str = "opt-125m"  # "opt-125m" (downloads once) or "tiny-gpt2" (pre-trained here on the pydoc text)
     block_size: int = 64  # tokens per training block, and new tokens per continuation (the paper: 64)
     train_blocks: int | None = None  # real training blocks used (a random subset), None: all (~37k)
     test_blocks: int | None = None  # real test blocks scored, None: all
