@@ -13,8 +13,15 @@ answers (a request with a short timeout), and only then imports ``datasets``.
 
 :func:`load_pydoc` splits the topic help of ``pydoc_data.topics`` (about 465,000
 characters of English prose about Python, one document per topic) into a pre-training
-part (which makes the ``quick`` profile's tiny model a "pretrained" model), a
-fine-tuning training part and a test part.
+part, a fine-tuning training part and a test part.
+
+:func:`load_docstrings` reads the docstrings of the standard library's own modules,
+classes and functions (about 1.5 million characters of English prose, also shipped with
+Python) with :mod:`ast`, deterministically: the same files, filters and order on every
+machine with the same Python version. The offline profiles pre-train their tiny model on
+these docstrings and fine-tune it on the pydoc topics, so that, as for OPT-125m and
+wikitext-2 in the paper, the fine-tuning text is a kind of English the base model was
+not trained on.
 """
 from __future__ import annotations
 
@@ -79,6 +86,84 @@ def load_pydoc(pretrain_fraction: float = 0.6, test_fraction: float = 0.1, seed:
     return TextCorpus("Python documentation (pydoc_data.topics)", train, test, pre)
 
 
+#: Folders of the standard library whose files are not read for docstrings: tests, the
+#: IDLE and turtle demos, installed third-party packages, and pydoc_data (the topics).
+STDLIB_SKIP = ("__pycache__", "dist-packages", "ensurepip", "idlelib", "lib2to3", "pydoc_data", "site-packages",
+               "test", "tests", "tkinter", "turtledemo", "venv")
+#: Docstrings shorter than this (characters, after ``inspect.cleandoc``) are left out.
+DOCSTRING_MIN_CHARS = 40
+#: Bumped whenever the reading below changes, so that cached corpora are not reused.
+DOCSTRINGS_FORMAT = 1
+
+
+def stdlib_files(root: str | Path | None = None) -> list[Path]:
+    """The standard library's ``.py`` files outside :data:`STDLIB_SKIP`, in a fixed order:
+    sorted by a hash of the path relative to ``root`` (so that any prefix of the list
+    samples the whole library rather than its first packages alphabetically)."""
+    import hashlib
+    import sysconfig
+
+    root = Path(root) if root is not None else Path(sysconfig.get_paths()["stdlib"])
+    skip = set(STDLIB_SKIP)
+    files = [p for p in root.rglob("*.py") if not skip & set(p.relative_to(root).parts[:-1])]
+    key = lambda p: hashlib.blake2b(p.relative_to(root).as_posix().encode(), digest_size=8).digest()  # noqa: E731
+    return sorted(files, key=lambda p: (key(p), p.relative_to(root).as_posix()))
+
+
+def file_docstrings(path: str | Path, min_chars: int = DOCSTRING_MIN_CHARS) -> list[str]:
+    """The docstrings of a Python file's module, classes and functions (``ast``, cleaned as
+    by ``inspect.cleandoc``), those of at least ``min_chars`` characters, in the order of
+    ``ast.walk``; a file that does not parse gives none."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=True)
+            if doc and len(doc) >= min_chars:
+                out.append(doc)
+    return out
+
+
+def load_docstrings(max_chars: int | None = None, root: str | Path | None = None) -> list[str]:
+    """The standard library's docstrings (:func:`file_docstrings` of every file of
+    :func:`stdlib_files`, in that order), one document each, stopping after the file
+    that brings the total to ``max_chars`` characters (None: all, about 1.5 million in
+    Python 3.11). The result is cached by the Python version, the reading's format and
+    ``max_chars``, since parsing the whole library takes seconds."""
+    import json
+    import sys
+
+    from ..runtime import cache_dir
+    from ..store import atomic_write_bytes
+
+    if max_chars is not None:
+        max_chars = check_int("max_chars", max_chars, minimum=1)
+    path = None
+    if root is None:
+        version = "{}.{}.{}".format(*sys.version_info[:3])
+        path = cache_dir("text", "docstrings") / f"py{version}-f{DOCSTRINGS_FORMAT}-{max_chars or 'all'}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    docs: list[str] = []
+    total = 0
+    for f in stdlib_files(root):
+        if max_chars is not None and total >= max_chars:
+            break
+        for d in file_docstrings(f):
+            docs.append(d)
+            total += len(d)
+    if not docs:
+        raise ValueError(f"no docstrings were found under {root or 'the standard library'}")
+    if path is not None:
+        atomic_write_bytes(path, json.dumps(docs).encode())
+    return docs
+
+
 def wikitext_cache(root: str | Path | None = None) -> Path:
     from ..runtime import cache_dir
 
@@ -113,10 +198,11 @@ def load_wikitext2(root: str | Path | None = None, timeout: float = 3.0) -> Text
     return TextCorpus("wikitext-2 (raw)", [text["train"]], [text["test"]], [])
 
 
-def load_text(name: str) -> TextCorpus:
-    """A text data set by name: ``pydoc`` (offline) or ``wikitext2`` (downloads once)."""
+def load_text(name: str, **kwargs) -> TextCorpus:
+    """A text data set by name: ``pydoc`` (offline; ``kwargs`` go to :func:`load_pydoc`)
+    or ``wikitext2`` (downloads once)."""
     check_choice("dataset", name, TEXT_DATASETS)
-    return load_pydoc() if name == "pydoc" else load_wikitext2()
+    return load_pydoc(**kwargs) if name == "pydoc" else load_wikitext2()
 
 
 def tokenize_documents(tokenizer, documents: list[str], separator: int | None = None,
