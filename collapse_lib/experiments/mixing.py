@@ -300,10 +300,12 @@ class NeuralResult:
 def neural_config(cfg: MixingConfig, **overrides):
     """Chapter 3's VAE config built from this chapter's ``neural_*`` settings (the
     profile's sizes live in this chapter's config, not in chapter 3's profiles);
-    ``overrides`` change any field of :class:`collapse_lib.experiments.vae.VAEConfig`."""
+    ``overrides`` change any field of :class:`collapse_lib.experiments.vae.VAEConfig`.
+    Each generation trains on a fixed set of the previous model's images mixed with the
+    real share (chapter 3 compares that scheme with fresh samples every batch)."""
     from . import vae
 
-    settings = dict(seed=cfg.seed, chains=cfg.neural_chains, generations=cfg.neural_generations,
+    settings = dict(synthetic=("fixed",), seed=cfg.seed, chains=cfg.neural_chains, generations=cfg.neural_generations,
                     dataset=cfg.neural_dataset, arch=cfg.neural_arch, latent=cfg.neural_latent,
                     hidden=cfg.neural_hidden, samples=cfg.neural_samples, epochs=cfg.neural_epochs,
                     batch_size=cfg.neural_batch_size, lr=cfg.neural_lr, eval_samples=cfg.neural_eval_samples,

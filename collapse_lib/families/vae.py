@@ -14,6 +14,15 @@ As a model family of the engine (:mod:`collapse_lib.engine`):
   (``torch.nn.utils.parameters_to_vector``), so the run store can save them;
 - ``sample`` draws N(0, I) latents with one call on the generation's NumPy stream and
   decodes them to pixel means (as the authors' notebook does), rounded to 8 bits;
+- ``synthetic`` chooses how a later generation sees its predecessor's images.
+  ``"fixed"``: one synthetic set of M images per generation, trained on for every epoch
+  (a set like any other, so every data policy applies). ``"fresh"``: the paper's scheme,
+  in which the authors' notebook replaces each batch of the MNIST loader by
+  ``decoder(randn(256, 20))``; ``sample`` then returns a :class:`FreshImages`, the
+  previous decoder and the seeds of its latents, and ``fit`` decodes new images for every
+  batch, M per epoch, so that no synthetic image is seen twice. Real images that a policy
+  mixes in (``mix``, ``fresh``) are kept and shuffled among the new ones; ``accumulate``
+  would need every earlier decoder and is refused;
 - ``fit`` trains a fresh VAE per chain (all chains in one vectorised loop). The engine
   gives ``fit`` no random stream, so the seed of a chain's initial weights, shuffling
   and noise is a hash of the family's seed, the chain index and the training images
@@ -33,6 +42,9 @@ from ..validation import check_choice, check_int, check_positive
 
 ARCHS = ("mlp", "conv")
 
+#: How a later generation sees its predecessor's images (see the module docstring).
+SCHEMES = ("fixed", "fresh")
+
 
 @dataclass
 class ImageSet(PointSet):
@@ -43,6 +55,46 @@ class ImageSet(PointSet):
     def floats(self) -> np.ndarray:
         """Pixels in [0, 1] as float32."""
         return self.images.astype(np.float32) / 255.0
+
+    def __add__(self, other):
+        if isinstance(other, FreshImages):  # real images kept among fresh decoder samples
+            return other.keep(self.images)
+        return super().__add__(other)
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str = ""):
+        """A stored training set: an :class:`ImageSet`, or a :class:`FreshImages` where
+        the store holds a decoder (the later generations of the fresh scheme)."""
+        if cls is ImageSet and prefix + "decoder" in arrays:
+            return FreshImages.from_arrays(arrays, prefix)
+        return super().from_arrays(arrays, prefix)
+
+
+@dataclass
+class FreshImages(ArrayRecord):
+    """A training set of the paper's scheme: each epoch, ``fresh`` images per chain that
+    the previous generation's decoder makes anew for every batch, from N(0, I) latents
+    drawn with the chain's seed, shuffled among the ``kept`` images (real images of a
+    mixed policy; none under replace)."""
+
+    kept: np.ndarray  # (C, k, pixels) uint8 images seen in every epoch
+    decoder: np.ndarray  # (C, P) flat weights of the VAE whose decoder makes the rest
+    fresh: int  # decoded images per chain and epoch
+    seeds: np.ndarray  # (C,) seeds of the latents drawn while training
+
+    @property
+    def n(self) -> int:
+        """Images per chain and epoch."""
+        return self.kept.shape[1] + int(self.fresh)
+
+    def keep(self, images: np.ndarray) -> "FreshImages":
+        return FreshImages(np.concatenate([images, self.kept], axis=1), self.decoder, self.fresh, self.seeds)
+
+    def __add__(self, other):
+        if isinstance(other, ImageSet):
+            return self.keep(other.images)
+        raise ValueError("policy='accumulate' is not allowed with synthetic='fresh': a generation would have to "
+                         "keep every earlier decoder; use synthetic='fixed'")
 
 
 @dataclass
@@ -61,11 +113,14 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
 
 
-def fit_seed(seed: int, chain: int, images: np.ndarray) -> int:
-    """The training seed of one chain: a hash of the family seed, the chain and the images."""
+def fit_seed(seed: int, chain: int, images: np.ndarray, *more: np.ndarray) -> int:
+    """The training seed of one chain: a hash of the family seed, the chain and the images
+    (and of ``more``: the decoder and latent seed of a fresh-scheme generation)."""
     h = hashlib.blake2b(digest_size=8)
     h.update(np.array([seed, chain, *images.shape], dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(images).tobytes())
+    for a in more:
+        h.update(np.ascontiguousarray(a).tobytes())
     return int.from_bytes(h.digest(), "little") & (2**62 - 1)
 
 
@@ -84,6 +139,7 @@ class VAEFamily:
     seed: int = 0  # mixed into every chain's training seed
     device: str | None = None  # "cpu", "cuda", or None for the runtime's choice
     decode_batch: int = 4096  # latents decoded at once when sampling
+    synthetic: str = "fixed"  # "fixed" (one synthetic set a generation) or "fresh" (new decoder means every batch)
 
     Params = VAEParams
     Data = ImageSet
@@ -91,6 +147,7 @@ class VAEFamily:
 
     def __post_init__(self):
         check_choice("arch", self.arch, ARCHS)
+        check_choice("synthetic", self.synthetic, SCHEMES)
         for name in ("pixels", "latent", "hidden", "epochs", "batch_size", "decode_batch"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("seed", self.seed, minimum=0)
@@ -139,8 +196,9 @@ class VAEFamily:
             raise ValueError(f"images of shape {points.shape} are not allowed: they must be (chains, n, {self.pixels})")
         return ImageSet(points)
 
-    def fit(self, data: ImageSet) -> VAEParams:
-        """A fresh VAE per chain, trained on that chain's images (all chains at once)."""
+    def fit(self, data: ImageSet | FreshImages) -> VAEParams:
+        """A fresh VAE per chain, trained on that chain's images (all chains at once);
+        for :class:`FreshImages`, on new images of the previous decoder every batch."""
         import torch
         from torch.nn.utils import parameters_to_vector
 
@@ -148,16 +206,24 @@ class VAEFamily:
         from .vae_models import cpu_threads, train_vaes
 
         dev = self.torch_device()
+        fresh = isinstance(data, FreshImages)
+        kept = data.kept if fresh else data.images
         seeds, models = [], []
         for c in range(data.chains):
-            seeds.append(fit_seed(self.seed, c, data.images[c]))
+            extra = (data.decoder[c], np.asarray([data.fresh, data.seeds[c]], np.int64)) if fresh else ()
+            seeds.append(fit_seed(self.seed, c, kept[c], *extra))
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seeds[-1])
                 models.append(self.new_model().to(dev))
-        x = torch.as_tensor(data.images, device=dev).float().div_(255.0)
+        x = torch.as_tensor(kept, device=dev).float().div_(255.0)
+        stream = {}
+        if fresh:
+            previous = VAEParams(data.decoder, np.zeros(data.chains))
+            stream = dict(decoders=[self.model(previous, c) for c in range(data.chains)], fresh=int(data.fresh),
+                          fresh_seeds=[int(s) for s in data.seeds])
         with cpu_threads(1 if dev.type == "cpu" and self.arch == "mlp" else None):
             losses = train_vaes(models, x, seeds, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                                weight_decay=self.weight_decay, amp_dtype=autocast_dtype(dev))
+                                weight_decay=self.weight_decay, amp_dtype=autocast_dtype(dev), **stream)
         weights = [parameters_to_vector(m.parameters()).detach().float().cpu().numpy() for m in models]
         return VAEParams(np.stack(weights), np.asarray(losses))
 
@@ -175,10 +241,19 @@ class VAEFamily:
                     out[c, i:i + self.decode_batch] = model.decode(zc).float().cpu().numpy()
         return out
 
-    def sample(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet:
+    def sample_images(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet:
         """``n`` images per chain: N(0, I) latents (one call on ``rng``), decoded."""
         z = rng.standard_normal((params.chains, n, self.latent))
         return ImageSet(to_uint8(self.decode(params, z)))
+
+    def sample(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet | FreshImages:
+        """The next generation's synthetic data: ``n`` decoded images per chain
+        (``synthetic="fixed"``), or the decoder itself with a seed per chain for its
+        latents (one call on ``rng``), to draw ``n`` new images every epoch (``"fresh"``)."""
+        if self.synthetic == "fixed":
+            return self.sample_images(params, n, rng)
+        seeds = rng.integers(0, 2**62, size=params.chains, dtype=np.int64)
+        return FreshImages(np.empty((params.chains, 0, self.pixels), np.uint8), params.weights, int(n), seeds)
 
     def encode_means(self, params: VAEParams, chain: int, images) -> np.ndarray:
         """Latent means (n, latent) of ``images`` (n, pixels; uint8 or [0, 1]) under

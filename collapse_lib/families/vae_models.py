@@ -130,17 +130,33 @@ def build_model(arch: str, pixels: int, latent: int, hidden: int) -> VAE:
     return ConvVAE(side, hidden, latent)
 
 
+def decode_8bit(model: VAE, z: torch.Tensor) -> torch.Tensor:
+    """Pixel means of latents ``z`` rounded to 8 bits, as floats in [0, 1]: the images a
+    generation trains on, in both schemes (a stored image is ``uint8``)."""
+    return torch.round(model.decode(z).float() * 255.0) / 255.0
+
+
 def train_vaes(models: list[VAE], images: torch.Tensor, seeds: list[int], *, epochs: int, batch_size: int,
-               lr: float, weight_decay: float, amp_dtype=None) -> list[float]:
+               lr: float, weight_decay: float, amp_dtype=None, decoders: list[VAE] | None = None,
+               fresh: int = 0, fresh_seeds: list[int] | None = None) -> list[float]:
     """Train ``models`` (one per chain) in place, chain c on ``images[c]`` (C, n, pixels)
     in [0, 1], all at once: their weights are stacked and the loss is vectorised over
     chains with ``torch.func.vmap``, so a step costs about as much as one model's step.
 
-    Each chain's shuffling and reparameterisation noise come from generators seeded by
-    its own seed, and Adam updates every weight elementwise, so chain c's training is a
-    function of its initial weights, its images and its seed alone (up to the rounding
-    of batched kernels). Returns each chain's mean negative ELBO per image over the
-    last epoch.
+    With ``decoders`` (one trained VAE per chain) every epoch also holds ``fresh`` images
+    per chain that are decoded from N(0, I) latents drawn anew for every batch, as in the
+    authors' notebook, which replaces each batch of the MNIST loader by
+    ``decoder(randn(256, 20))``: such a generation never sees the same synthetic image
+    twice. An epoch then has ``n + fresh`` slots in a random order; the slots of a batch
+    that point past the ``n`` kept images (the real ones of a mixed policy) are filled
+    with new decoder means (rounded to 8 bits, like a stored image), their latents drawn
+    from a generator seeded by ``fresh_seeds[c]``.
+
+    Each chain's shuffling, reparameterisation noise and latents come from generators
+    seeded by its own seeds, and Adam updates every weight elementwise, so chain c's
+    training is a function of its initial weights, its images, its decoder and its seeds
+    alone (up to the rounding of batched kernels). Returns each chain's mean negative
+    ELBO per image over the last epoch.
     """
     import copy
 
@@ -163,12 +179,22 @@ def train_vaes(models: list[VAE], images: torch.Tensor, seeds: list[int], *, epo
     use_amp = amp_dtype is not None and amp_dtype != torch.float32
     scaler = torch.amp.GradScaler(dev.type) if use_amp and amp_dtype == torch.float16 else None
     rows = torch.arange(C, device=dev)[:, None]
+    if decoders is None:
+        fresh = 0
+    elif len(decoders) != C or fresh_seeds is None or len(fresh_seeds) != C or fresh < 1:
+        raise ValueError(f"decoders for {C} chains need fresh >= 1 and {C} fresh_seeds")
+    latents = [torch.Generator(device=dev).manual_seed(s) for s in (fresh_seeds or [])]
+    slots = n + fresh
     total = torch.zeros(C, device=dev)
     for _ in range(epochs):
-        order = torch.stack([torch.randperm(n, generator=g) for g in shuffles]).to(dev)
+        order = torch.stack([torch.randperm(slots, generator=g) for g in shuffles]).to(dev)
         total = torch.zeros(C, device=dev)
-        for i in range(0, n, batch_size):
-            x = images[rows, order[:, i:i + batch_size]]
+        for i in range(0, slots, batch_size):
+            if fresh:
+                x = torch.stack([fill_batch(images[c], order[c, i:i + batch_size], decoders[c], latents[c])
+                                 for c in range(C)])
+            else:
+                x = images[rows, order[:, i:i + batch_size]]
             eps = torch.stack([torch.randn((x.shape[1], models[0].latent), generator=g, device=dev) for g in noises])
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
                 losses = batched_loss(params, buffers, x, eps)
@@ -186,4 +212,17 @@ def train_vaes(models: list[VAE], images: torch.Tensor, seeds: list[int], *, epo
             for name, p in m.named_parameters():
                 p.copy_(params[name][c])
             m.eval()
-    return (total / n).tolist()
+    return (total / slots).tolist()
+
+
+def fill_batch(kept: torch.Tensor, slots: torch.Tensor, decoder: VAE, latents: torch.Generator) -> torch.Tensor:
+    """One chain's batch: the kept images whose slots are drawn (index < len(kept)),
+    then one new decoder image for every other slot, from latents drawn now."""
+    own = slots[slots < len(kept)]
+    k = len(slots) - len(own)
+    if k == 0:
+        return kept[own]
+    with torch.no_grad():
+        z = torch.randn((k, decoder.latent), generator=latents, device=kept.device)
+        new = decode_8bit(decoder, z)
+    return torch.cat([kept[own], new]) if len(own) else new

@@ -26,8 +26,23 @@ def tile(images: np.ndarray, side: int, cols: int = 8, pad: int = 1) -> np.ndarr
     return out
 
 
+SCHEME_LABELS = {"fresh": "fresh samples every batch", "fixed": "fixed set per generation"}
+
+
 def _label(name: str, res: VAEResult) -> str:
-    return POLICY_LABELS.get(name, name)
+    """A run's legend entry: its policy and, where the result holds both, its scheme."""
+    p = res.policies[name]
+    schemes = {q.synthetic for q in res.policies.values()}
+    label = POLICY_LABELS.get(p.policy, p.policy)
+    return f"{label}, {SCHEME_LABELS.get(p.synthetic, p.synthetic)}" if len(schemes) > 1 else label
+
+
+def _style(name: str, res: VAEResult) -> dict:
+    """Solid lines for the main scheme, dashed for the others; one colour per policy."""
+    p = res.policies[name]
+    main = next(iter(res.policies.values())).synthetic
+    policies = list(dict.fromkeys(q.policy for q in res.policies.values()))
+    return {"color": f"C{policies.index(p.policy)}", "linestyle": "-" if p.synthetic == main else "--"}
 
 
 def latent_spread(res: VAEResult, show_paper: bool = True):
@@ -35,10 +50,10 @@ def latent_spread(res: VAEResult, show_paper: bool = True):
     g = res.generations
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, p in res.policies.items():
-        spread(ax, g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0))
-    ax.axhline(res.real_spread.mean(), color="0.5", linestyle=":", label="real test images")
+        spread(ax, g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0), **_style(name, res))
+    ax.axhline(res.real_spread.mean(), color="0.5", linestyle="-.", label="real test images")
     if show_paper:
-        ax.plot(np.arange(len(PAPER["latent_std"])), PAPER["latent_std"], "k--", marker="x",
+        ax.plot(np.arange(len(PAPER["latent_std"])), PAPER["latent_std"], "k:", marker="x",
                 label="Shumailov et al. (MNIST, one run)")
     ax.set(xlabel="generation", ylabel="std of generation-0 latent means",
            title="Latent spread of each generation's images")
@@ -53,7 +68,8 @@ def class_balance(res: VAEResult):
     g = res.generations
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for name, p in res.policies.items():
-        spread(axes[0], g, effective_classes(p.shares), label=_label(name, res), marker="o", quantiles=(0.0, 1.0))
+        spread(axes[0], g, effective_classes(p.shares), label=_label(name, res), marker="o", quantiles=(0.0, 1.0),
+               **_style(name, res))
     axes[0].axhline(float(effective_classes(res.real_shares)), color="0.5", linestyle=":", label="real data")
     axes[0].set(xlabel="generation", ylabel="effective number of classes", title="Diversity of the digits drawn")
     axes[0].legend(fontsize=8)
@@ -61,7 +77,8 @@ def class_balance(res: VAEResult):
     x = np.arange(10)
     axes[1].bar(x - 0.4 + width / 2, res.real_shares, width, color="0.6", label="real data")
     for i, (name, p) in enumerate(res.policies.items(), start=1):
-        axes[1].bar(x - 0.4 + width * (i + 0.5), p.shares[-1].mean(0), width, label=f"{_label(name, res)}, gen. {g[-1]}")
+        axes[1].bar(x - 0.4 + width * (i + 0.5), p.shares[-1].mean(0), width, label=f"{_label(name, res)}, gen. {g[-1]}",
+                    color=f"C{i - 1}")
     axes[1].set(xlabel="predicted digit", ylabel="share of images", xticks=x, title="Class shares (mean over chains)")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
