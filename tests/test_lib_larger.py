@@ -323,8 +323,8 @@ def test_cpu_code_path_at_toy_size_gives_every_claim(monkeypatch):
     np.testing.assert_array_equal(nets.parameters, 795 * nets.widths + 10)
     assert nets.parameters[0] < 10 * nets.train_images < nets.parameters[-1]
     out = larger.claims(proj, nets)
-    assert len(out) == 8 and all(c.evidence for c in out)
-    assert len(larger.summary_projections(proj)["claims"]) == 5
+    assert len(out) == 9 and all(c.evidence for c in out)
+    assert len(larger.summary_projections(proj)["claims"]) == 6
     assert larger.summary_networks(nets)["threshold_width"] == pytest.approx((2000 - 10) / 795)
 
 

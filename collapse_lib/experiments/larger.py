@@ -582,6 +582,12 @@ def claims_projections(res: ProjectionResult) -> list[Claim]:
         claim(f"it does not remove it: the cost of the infinitely wide model is above zero for every p and c^2 "
               f"(by more than {Z_CLAIM:g} standard errors)",
               all(m > Z_CLAIM * s for _, m, s in floor_pos), "cost at infinite width: " + fmt(floor_pos)),
+        claim("for every p and c^2 the cost is largest for a model next to the threshold (0.85 <= m/n <= 1.15)",
+              all(abs(res.ratios[int(np.argmax(excess[:, l].mean(0)))] - 1) <= 0.15
+                  for l, (p, _) in enumerate(res.label_sets) if p > 0),
+              "widest gap at m/n = " + ", ".join(
+                  f"{res.ratios[int(np.argmax(excess[:, l].mean(0)))]:g} ({p:g}, {c2:g})"
+                  for l, (p, c2) in enumerate(res.label_sets) if p > 0)),
         claim("the floor of the interpolating model is higher than the classical p^2 c^2",
               all(m > f for _, m, f in floor_above),
               "; ".join(f"{n}: {m:.3g} vs {f:.3g}" for n, m, f in floor_above)),
