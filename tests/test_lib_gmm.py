@@ -222,6 +222,7 @@ def test_cpu_profile_is_the_authors_recursion_with_their_one_blob_beside_it():
     assert (cpu.samples, cpu.generations, cpu.snapshots) == (1000, 2000, (0, 50, 100, 150, 200, 350, 2000))
     assert cpu.chains >= 32 and cpu.one_blob_chains >= 16 and cpu.real_data == "two_clusters"
     assert (cpu.tol, cpu.max_iter, cpu.device) == (1e-5, 2000, "cpu")
+    assert cpu.accumulate_generations >= 2 * cpu.accumulate_samples  # both policies run for 2 M generations
     with pytest.raises(ValueError, match="one_blob_chains"):
         chapter.config("cpu", one_blob_chains=-1)
 
@@ -290,7 +291,7 @@ def test_profiles_scale_samples_and_snapshots():
 @pytest.mark.parametrize("setting, value", [
     ("samples", 5), ("generations", 0), ("chains", 0), ("real_data", "three_blobs"), ("tol", 0.0),
     ("snapshots", (0, 9999)), ("accumulate_generations", 5000), ("accumulate_chains", 100), ("device", "tpu"),
-    ("scaling_samples", (2,)), ("separation", -1.0),
+    ("scaling_samples", (2,)), ("separation", -1.0), ("accumulate_samples", 4),
 ])
 def test_bad_settings_are_rejected_with_their_name(setting, value):
     with pytest.raises(ValueError, match=setting) as err:
