@@ -222,7 +222,7 @@ def test_cpu_profile_is_the_authors_recursion_with_their_one_blob_beside_it():
     assert (cpu.samples, cpu.generations, cpu.snapshots) == (1000, 2000, (0, 50, 100, 150, 200, 350, 2000))
     assert cpu.chains >= 32 and cpu.one_blob_chains >= 16 and cpu.real_data == "two_clusters"
     assert (cpu.tol, cpu.max_iter, cpu.device) == (1e-5, 2000, "cpu")
-    assert cpu.accumulate_generations >= 2 * cpu.accumulate_samples  # both policies run for 2 M generations
+    assert cpu.accumulate_generations >= 1.5 * cpu.accumulate_samples  # both policies run for 1.5 M generations
     with pytest.raises(ValueError, match="one_blob_chains"):
         chapter.config("cpu", one_blob_chains=-1)
 

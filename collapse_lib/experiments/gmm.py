@@ -101,9 +101,9 @@ PROFILE_CONFIGS = {
                        scaling_samples=(50, 100, 200), scaling_chains=8, accumulate_generations=60,
                        accumulate_chains=8, device="cpu"),
     # the authors' recursion (M = 1000, 2,000 generations, their snapshots) on 32 chains and, beside
-    # it, on their one-blob data; the pace on fewer chains; replace vs accumulate at M = 100 for 2 M
+    # it, on their one-blob data; the pace on fewer chains; replace vs accumulate at M = 100 for 1.5 M
     # generations (at M = 1000 the growing training set would cost more than the rest of the chapter)
-    "cpu": GMMConfig(scaling_chains=8, accumulate_samples=100, accumulate_generations=200, accumulate_chains=16,
+    "cpu": GMMConfig(scaling_chains=8, accumulate_samples=100, accumulate_generations=150, accumulate_chains=8,
                      one_blob_chains=16, device="cpu"),
     "gpu": GMMConfig(),
     "paper": GMMConfig(generations=2050, chains=64, scaling_samples=(250, 500, 1000, 2000), scaling_chains=32,
