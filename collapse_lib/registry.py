@@ -32,13 +32,17 @@ def _gmm(x, cfg, profile):
     from .plots import gmm as p
 
     rec, scaling, policies = x.run_all(cfg)
+    blob = x.one_blob_recursion(cfg)
     figures = {
         "gmm_snapshots": p.snapshot_grid(rec),
         "gmm_collapse": p.collapse_curves(rec),
+        "gmm_kept_and_lost": p.kept_and_lost(rec),
         "gmm_pace": p.pace(scaling),
         "gmm_replace_vs_accumulate": p.replace_vs_accumulate(policies),
     }
-    return x.summary(rec, scaling, policies), figures
+    if blob is not None:
+        figures["gmm_one_blob"] = p.collapse_curves(blob)
+    return x.summary(rec, scaling, policies, blob, profile), figures
 
 
 def _vae(x, cfg, profile):

@@ -74,6 +74,23 @@ def test_gmm_predicted_std():
         ex.check_gmm_predicted_std(0.8, samples=100)
 
 
+def test_gmm_cluster_loss_median():
+    """The exact Wright-Fisher median against 20,000 simulated chains (whose sample median
+    has a standard error of about one generation for M = 100), and the mean rejected."""
+    M, R = 100, 20_000
+    rng = np.random.default_rng(3)
+    n, hit, t = np.full(R, M // 2), np.zeros(R, int), 0
+    while (hit == 0).mean() > 0.4:  # the median needs only the first half of the absorptions
+        t += 1
+        n = rng.binomial(M, n / M)
+        hit[(hit == 0) & ((n == 0) | (n == M))] = t
+    simulated = float(np.median(np.where(hit == 0, np.inf, hit)))
+    assert 1.0 * M < simulated < 1.2 * M
+    assert ex.check_gmm_cluster_loss_median(simulated, samples=M)
+    with pytest.raises(AnswerError, match=r"median generation of cluster loss \(M = 100.*the mean 2 M ln 2"):
+        ex.check_gmm_cluster_loss_median(2 * M * math.log(2), samples=M)
+
+
 def test_gmm_cluster_loss_time():
     assert ex.check_gmm_cluster_loss_time(2 * 100 * math.log(2), samples=100)
     assert ex.check_gmm_cluster_loss_time(139, samples=100)

@@ -212,11 +212,76 @@ def test_chapter_experiments_and_summary_on_a_tiny_config(monkeypatch):
     from collapse_lib.registry import run_chapter
 
     cfg_dict, results, figs = run_chapter("gmm", "quick", seed=0)
-    assert cfg_dict["samples"] == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_pace",
-                                                      "gmm_replace_vs_accumulate"}
+    assert cfg_dict["samples"] == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_kept_and_lost",
+                                                      "gmm_pace", "gmm_replace_vs_accumulate", "gmm_one_blob"}
+    assert results["one_blob"]["chains"] == TINY.one_blob_chains and results["claims"]
     r = results["recursion"]
     assert r["generations"] == 8 and r["chains"] == 3 and r["median_l2_final"] > r["median_l2_start"]
     assert set(results["policies"]) == {"replace", "accumulate"} and set(results["scaling"]) == {"20", "40"}
+
+
+def test_cpu_profile_is_the_authors_recursion_with_their_one_blob_beside_it():
+    cpu = chapter.config("cpu")
+    assert (cpu.samples, cpu.generations, cpu.snapshots) == (1000, 2000, (0, 50, 100, 150, 200, 350, 2000))
+    assert cpu.chains >= 32 and cpu.one_blob_chains >= 16 and cpu.real_data == "two_clusters"
+    assert (cpu.tol, cpu.max_iter, cpu.device) == (1e-5, 2000, "cpu")
+    assert cpu.accumulate_generations >= 1.5 * cpu.accumulate_samples  # both policies run for 1.5 M generations
+    with pytest.raises(ValueError, match="one_blob_chains"):
+        chapter.config("cpu", one_blob_chains=-1)
+
+
+def test_cpu_code_path_at_toy_size_gives_every_claim_and_figure():
+    """The cpu config's functions end to end, with small overrides (the page's calls)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_lib.plots import gmm as figures
+
+    cfg = chapter.config("cpu", samples=40, generations=60, chains=6, snapshots=(0, 30, 60), scaling_samples=(20, 40),
+                         scaling_horizon=0.5, scaling_chains=3, accumulate_generations=3, accumulate_chains=2,
+                         one_blob_chains=2, tol=1e-4)
+    rec = chapter.recursion(cfg)
+    blob = chapter.one_blob_recursion(cfg)
+    scaling, policies = chapter.sample_size_scaling(cfg), chapter.replace_vs_accumulate(cfg, rec)
+    assert blob.std.shape == (61, 2, 2) and blob.truth.weights.shape == (1, 1)
+    out = chapter.claims(rec, scaling, policies, blob)
+    assert len(out) >= 8 and all(isinstance(c.holds, bool) and c.evidence for c in out)
+    s = chapter.summary(rec, scaling, policies, blob, profile="cpu")
+    assert s["profile"] == "cpu" and s["one_blob"]["real_data"] == "one_blob" and len(s["claims"]) == len(out)
+    kl = chapter.kept_vs_lost(rec)
+    assert 0 <= kl.check_generation <= 60 and kl.check_chains >= 2 and np.isfinite(kl.check_stderr)
+    for fig in (figures.kept_and_lost(rec), figures.snapshot_grid(blob)):
+        assert fig.axes
+    assert chapter.one_blob_recursion(chapter.config("cpu", one_blob_chains=0)) is None
+
+
+def test_kept_and_lost_split_the_chains_by_their_weights():
+    w = np.full((4, 3, 2), 0.5)
+    w[2:, 1] = [0.0, 1.0]  # chain 1 loses the left cluster at generation 2
+    w[1:, 2] = [0.05, 0.95]  # chain 2 keeps both, but a component draws 5 of 100 points
+    means = np.broadcast_to(np.array([-3.0, 3.0])[None, None, :, None] * [1, 0], (4, 3, 2, 2)).copy()
+    means[2:, 1] = [[3.0, 0.0], [3.1, 0.0]]  # both components on the right cluster
+    covs = np.broadcast_to(np.eye(2), (4, 3, 2, 2, 2)).copy()
+    p = GMMParams(w, means, covs)
+    rec = chapter.RecursionResult(100, np.arange(4), p, np.zeros((4, 3)), p, np.zeros((1, 2)), {})
+    np.testing.assert_array_equal(chapter.lost_by(p)[:, 1], [False, False, True, True])
+    np.testing.assert_array_equal(chapter.kept_both(rec), [[True, True, True], [True, True, False],
+                                                           [True, False, False], [True, False, False]])
+
+
+def test_wright_fisher_loss_distribution_and_reg_covar_level():
+    cdf = tg.cluster_loss_cdf(100, 400)
+    assert cdf[0] == 0 and np.all(np.diff(cdf) >= -1e-15) and cdf[-1] > 0.95
+    # the mean absorption time sum_t P(T > t) against the diffusion's 2 M ln 2 (exact to O(1/M): 2 % at M = 100)
+    assert (1 - tg.cluster_loss_cdf(100, 3000)).sum() == pytest.approx(200 * np.log(2), rel=0.02)
+    assert tg.cluster_loss_median(100) == int(np.argmax(cdf >= 0.5))
+    assert 1.0 < tg.cluster_loss_median(1000) / 1000 < 1.15
+    # v* = r / (1 - exp(m/d)) ~ r 2N/(d+3), and the iterated std settles there
+    assert tg.reg_covar_floor(1000, 0.5, 2, 1e-6) == pytest.approx(np.sqrt(1e-6 * 1000 / 5), rel=0.02)
+    assert tg.typical_std([20_000], 1000, 0.5, 2, 0.8, 1e-6)[0] == pytest.approx(
+        tg.reg_covar_floor(1000, 0.5, 2, 1e-6), rel=1e-3)
+    with pytest.raises(ValueError, match="samples=1"):
+        tg.cluster_loss_cdf(1, 3)
 
 
 def test_profiles_scale_samples_and_snapshots():
@@ -229,7 +294,7 @@ def test_profiles_scale_samples_and_snapshots():
 @pytest.mark.parametrize("setting, value", [
     ("samples", 5), ("generations", 0), ("chains", 0), ("real_data", "three_blobs"), ("tol", 0.0),
     ("snapshots", (0, 9999)), ("accumulate_generations", 5000), ("accumulate_chains", 100), ("device", "tpu"),
-    ("scaling_samples", (2,)), ("separation", -1.0),
+    ("scaling_samples", (2,)), ("separation", -1.0), ("accumulate_samples", 4),
 ])
 def test_bad_settings_are_rejected_with_their_name(setting, value):
     with pytest.raises(ValueError, match=setting) as err:

@@ -116,7 +116,7 @@ def test_wide_limit_matches_the_isotropic_closed_form():
 
 
 def test_very_wide_models_approach_the_min_norm_limit():
-    """S^T S / m -> I, so width m >> d gives the minimum-norm fit in x (deterministically)."""
+    """(d/m) S^T S -> I (entries N(0, 1/d)), so width m >> d gives the minimum-norm fit in x (deterministically)."""
     P = draw_problems(seeds=3, n=10, d=20, m_max=4000, spectrum=1.0, seed=6)
     y = P.labels(0.5, 1.0)
     limit = min_norm_limit(P.X, y)
@@ -295,9 +295,45 @@ def test_profiles_and_cli_registration():
 
     assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger"
     q = larger.config("quick")
-    assert q.dataset == "digits" and q.d >= q.n
+    assert q.dataset == "mnist5k" and q.d >= q.n
     assert larger.config("gpu").n == larger.PAPER["pareto_n"]
     assert all(not np.isclose(r, 1.0) for r in q.ratios)
+
+
+def test_cpu_profile_has_the_papers_n_and_trains_on_the_offline_mnist_digits():
+    cpu = larger.config("cpu")
+    assert cpu.n == larger.PAPER["pareto_n"] and cpu.d >= cpu.n and cpu.dataset == "mnist5k"
+    assert min(cpu.ratios) < 1 < max(cpu.ratios) and all(not np.isclose(r, 1.0) for r in cpu.ratios)
+    assert cpu.teacher_train + cpu.net_train <= 4000 and not cpu.lm_run  # mnist5k: 4,000 training digits
+    with pytest.raises(ValueError, match="dataset"):
+        larger.config("cpu", dataset="cifar")
+
+
+def test_cpu_code_path_at_toy_size_gives_every_claim(monkeypatch):
+    """The cpu config's functions (projections, theory, networks on mnist5k, claims,
+    summaries) with small overrides."""
+    from collapse_lib.data.images import load_mnist5k
+
+    cfg = larger.config("cpu", n=20, d=40, ratios=(0.3, 0.8, 1.5, 3.0), seeds=6, chunk=3, theory_seeds=3,
+                        widths=(2, 24), net_seeds=1, net_train=200, teacher_train=50, steps=20, checkpoint=False)
+    proj = larger.run_projections(cfg)
+    assert proj.theory_stderr.shape == proj.theory.shape and np.all(np.isfinite(proj.theory_stderr))
+    nets = larger.run_networks(cfg, load_mnist5k())
+    assert nets.pixels == 784 and nets.test_images == 1000 and nets.train_images == 200
+    np.testing.assert_array_equal(nets.parameters, 795 * nets.widths + 10)
+    assert nets.parameters[0] < 10 * nets.train_images < nets.parameters[-1]
+    out = larger.claims(proj, nets)
+    assert len(out) == 9 and all(c.evidence for c in out)
+    assert len(larger.summary_projections(proj)["claims"]) == 6
+    assert larger.summary_networks(nets)["threshold_width"] == pytest.approx((2000 - 10) / 795)
+
+
+def test_nested_residual_forms_equal_one_form_per_width():
+    P = draw_problems(seeds=2, n=1, d=30, m_max=12, spectrum=1.0, seed=2)
+    V = np.stack([P.w, P.u], 1)
+    nested = theory.residual_forms_nested(P.S, V, P.spectrum, [3, 12])
+    for k, m in enumerate([3, 12]):
+        np.testing.assert_allclose(nested[k], theory.residual_form(P.S[:, :m], V, P.spectrum), rtol=1e-9, atol=1e-12)
 
 
 # ------------------------------------------------------------------ exercise checks

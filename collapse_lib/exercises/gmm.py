@@ -44,6 +44,29 @@ def check_gmm_cluster_loss_time(answer, samples: int) -> bool:
     return passed(f"2 M ln 2 = {expected:.1f} generations for M = {samples}")
 
 
+def check_gmm_cluster_loss_median(answer, samples: int, chains: int = 10_000) -> bool:
+    """Exercise "How fast is a cluster lost?", part (b): the generation by which half of
+    ``chains`` simulated Wright–Fisher chains (M samples, started at M/2) have hit 0 or
+    M, against the exact median of :func:`collapse_lib.theory.gmm.cluster_loss_median`
+    (about 1.09 M).
+
+    The tolerance is four standard errors of a sample median, 4 / (2 f sqrt(chains)) with
+    f the exact density of the absorption time at its median, plus one generation for
+    the rounding of a discrete median.
+    """
+    median = gmm_theory.cluster_loss_median(samples)
+    lo, hi = max(median - samples // 10, 1), median + max(samples // 10, 1)
+    cdf = gmm_theory.cluster_loss_cdf(samples, hi)
+    density = (cdf[hi] - cdf[lo]) / (hi - lo)
+    tol = 4 / (2 * density * math.sqrt(chains)) + 1
+    mean = 2 * samples * math.log(2)
+    check_close(f"median generation of cluster loss (M = {samples}, {chains:,} chains)", answer, median, rtol=0,
+                atol=tol, hint=f"the mean 2 M ln 2 = {mean:.0f} is not the median; simulate N_t ~ Binomial(M, "
+                               "N_(t-1)/M) from N_0 = M/2, record when N_t hits 0 or M, and take the median")
+    return passed(f"the exact Wright–Fisher median is {median} generations = {median / samples:.2f} M "
+                  f"(the mean is 2 M ln 2 = {mean:.0f})")
+
+
 def check_gaussian_overlap(func) -> bool:
     """Exercise "Implement the overlap integral": ``func(m1, S1, m2, S2)`` returns
     integral N(x; m1, S1) N(x; m2, S2) dx for means of shape (d,) and covariances (d, d).

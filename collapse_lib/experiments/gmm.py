@@ -10,10 +10,11 @@ two clusters (the notebook used one isotropic blob, ``real_data="one_blob"`` her
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from ..claims import Claim, claim
 from ..engine import run_generations
 from ..families.gmm import GMMFamily, GMMParams, one_blob, source_params, two_clusters
 from ..metrics_gmm import l2_to
@@ -52,6 +53,11 @@ class GMMConfig:
     # replace vs accumulate (the training set grows by M points a generation)
     accumulate_generations: int = 200  # fewer than `generations`: EM cost grows with the set
     accumulate_chains: int = 16  # the first chains of the replace run
+    # M of the comparison; None: the main run's M (and its first chains as the replace side). A smaller
+    # M runs both policies anew, for accumulate_generations = several M at a CPU's cost
+    accumulate_samples: int | None = None
+    # the authors' real data beside ours: the same recursion on one blob (0: not run)
+    one_blob_chains: int = 16
     device: str | None = None  # "cpu", "cuda" or None (CUDA when present)
 
     def __post_init__(self):
@@ -60,6 +66,7 @@ class GMMConfig:
         for name in ("generations", "chains", "scaling_chains", "accumulate_generations", "accumulate_chains",
                      "max_iter"):
             check_int(name, getattr(self, name), minimum=1)
+        check_int("one_blob_chains", self.one_blob_chains, minimum=0)
         check_sample_size("samples", self.samples, MIN_SAMPLES, "two 2-D components need 3 points each")
         for m in self.scaling_samples:
             check_sample_size("scaling_samples", m, MIN_SAMPLES, "two 2-D components need 3 points each")
@@ -72,6 +79,9 @@ class GMMConfig:
         if self.accumulate_generations > self.generations:
             raise ValueError(f"accumulate_generations={self.accumulate_generations!r} is not allowed: it must be "
                              f"<= generations={self.generations} (it is drawn against the replace run)")
+        if self.accumulate_samples is not None:
+            check_sample_size("accumulate_samples", self.accumulate_samples, MIN_SAMPLES,
+                              "two 2-D components need 3 points each")
         if self.accumulate_chains > self.chains:
             raise ValueError(f"accumulate_chains={self.accumulate_chains!r} is not allowed: it must be "
                              f"<= chains={self.chains} (it reuses the replace run's first chains)")
@@ -90,6 +100,11 @@ PROFILE_CONFIGS = {
     "quick": GMMConfig(samples=100, generations=200, chains=16, snapshots=(0, 5, 10, 15, 20, 35, 200),
                        scaling_samples=(50, 100, 200), scaling_chains=8, accumulate_generations=60,
                        accumulate_chains=8, device="cpu"),
+    # the authors' recursion (M = 1000, 2,000 generations, their snapshots) on 32 chains and, beside
+    # it, on their one-blob data; the pace on fewer chains; replace vs accumulate at M = 100 for 1.5 M
+    # generations (at M = 1000 the growing training set would cost more than the rest of the chapter)
+    "cpu": GMMConfig(scaling_chains=8, accumulate_samples=100, accumulate_generations=150, accumulate_chains=8,
+                     one_blob_chains=16, device="cpu"),
     "gpu": GMMConfig(),
     "paper": GMMConfig(generations=2050, chains=64, scaling_samples=(250, 500, 1000, 2000), scaling_chains=32,
                        accumulate_generations=400, accumulate_chains=32),
@@ -152,6 +167,120 @@ def early_theory(res: RecursionResult) -> np.ndarray:
     return gmm_theory.expected_log_std(res.generations, res.samples, w0, 2, log_std0)
 
 
+#: A chain "keeps both clusters" up to generation t while each component has drawn at
+#: least this many points at every generation so far: the separated regime of the
+#: per-component proposition, where every fit is a single-Gaussian fit to its points.
+KEPT_MIN_POINTS = 10
+
+#: A cluster is "lost" once the model's weight on it is below this (no point drawn).
+LOST_MASS = 1e-3
+
+
+def lost_by(params: GMMParams) -> np.ndarray:
+    """(G+1, C): whether the chain has lost a whole cluster at or before generation t."""
+    mass = cluster_mass(params)
+    return np.logical_or.accumulate((mass < LOST_MASS) | (mass > 1 - LOST_MASS), axis=0)
+
+
+def kept_both(rec: RecursionResult) -> np.ndarray:
+    """(G+1, C): whether every component drew at least :data:`KEPT_MIN_POINTS` points at
+    every generation up to t (and so no cluster was lost)."""
+    counts = np.rint(rec.params.weights * rec.samples)  # (G+1, C, K)
+    return np.logical_and.accumulate((counts >= KEPT_MIN_POINTS).all(-1), axis=0) & ~lost_by(rec.params)
+
+
+def conditional_theory(rec: RecursionResult, reg_covar: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted log component std given each chain's fitted weights, (G+1, C, K), and the
+    variance of the observed value around it; valid for a chain while it keeps both
+    clusters (:func:`kept_both`), NaN where a component drew fewer than d + 1 points.
+
+    Each generation multiplies a component's squared std by exp(m / d), m the mean step
+    of the proposition for the points it drew, and EM adds ``reg_covar`` back (as in
+    :func:`collapse_lib.theory.gmm.typical_std`); without the regulariser this is the
+    sum of the proposition's steps exactly."""
+    d = rec.params.means.shape[-1]
+    w = rec.params.weights[1:]
+    ok = np.rint(w * rec.samples) >= d + 1
+    n = np.where(ok, w, 1.0)  # a placeholder weight where the formula does not apply
+    steps = gmm_theory.log_det_step_mean(np.rint(n * rec.samples), d) / d  # per generation, log of a variance
+    _, var = gmm_theory.conditional_log_det_drift(n, rec.samples, d)
+    v = np.empty((len(w) + 1,) + w.shape[1:])
+    v[0] = rec.std[0] ** 2
+    for t in range(len(w)):
+        v[t + 1] = v[t] * np.exp(steps[t]) + reg_covar
+    bad = np.concatenate([np.zeros_like(ok[:1]), np.logical_or.accumulate(~ok, axis=0)])
+    pred = np.where(bad, np.nan, 0.5 * np.log(v))
+    var = np.concatenate([np.zeros_like(rec.std[:1]), var / (2 * d) ** 2])
+    return pred, np.where(bad, np.nan, var)
+
+
+@dataclass
+class KeptLost:
+    """The chains split by generation t into those that kept both clusters and those that
+    lost one: median component std of each group, the theory for the first, (G+1,)."""
+
+    generations: np.ndarray
+    kept_fraction: np.ndarray  # share of chains that kept both clusters
+    lost_fraction: np.ndarray  # share of chains that lost one
+    kept_median: np.ndarray  # NaN where the group is empty
+    kept_theory: np.ndarray  # median of the conditional prediction over the same chains
+    lost_median: np.ndarray
+    straight_line: np.ndarray  # early-time closed form (weights 1/2)
+    check_generation: int  # the latest generation at which at least a quarter kept both
+    check_chains: int  # how many chains kept both there
+    check_error: float  # mean (observed - predicted) log std there, over those chains' components
+    check_stderr: float  # its standard error from the proposition's variance
+
+
+def kept_vs_lost(rec: RecursionResult, reg_covar: float = 1e-6) -> KeptLost:
+    """Chains that kept both clusters against chains that lost one, with the theory."""
+    kept, lost = kept_both(rec), lost_by(rec.params)
+    pred, var = conditional_theory(rec, reg_covar)
+    log_std = np.log(rec.std)
+    G1, C = kept.shape
+
+    def group_median(values, mask):
+        out = np.full(G1, np.nan)
+        for t in range(G1):
+            if mask[t].any():
+                out[t] = np.exp(np.median(values[t, mask[t]]))
+        return out
+
+    enough = np.flatnonzero(kept.sum(1) >= max(2, C / 4))
+    t = int(enough[-1])
+    sel = kept[t]
+    diff = (log_std[t, sel] - pred[t, sel]).ravel()
+    se = float(np.sqrt(np.mean(var[t, sel]) / diff.size))
+    return KeptLost(rec.generations, kept.mean(1), lost.mean(1), group_median(log_std, kept),
+                    group_median(pred, kept), group_median(log_std, lost), np.exp(early_theory(rec)), t,
+                    int(sel.sum()), float(diff.mean()), se)
+
+
+def reset_at_loss(rec: RecursionResult, reg_covar: float = 1e-6) -> np.ndarray:
+    """For every chain that lost a cluster (at generation t >= 1): whether its smallest
+    component std was below 3 sqrt(reg_covar) at t - 1 (the dying component at the
+    regulariser's level) and at least three times larger at t (re-spawned on the
+    surviving cluster). Returns a boolean per such chain."""
+    lost = lost_by(rec.params)
+    out = []
+    for c in np.flatnonzero(lost[-1]):
+        t = int(np.argmax(lost[:, c]))
+        if t == 0:
+            continue
+        before, after = rec.std[t - 1, c].min(), rec.std[t, c].min()
+        out.append(before < 3 * np.sqrt(reg_covar) and after > 3 * before)
+    return np.asarray(out, bool)
+
+
+def one_blob_recursion(cfg: GMMConfig) -> RecursionResult | None:
+    """The same recursion on the authors' real data (one isotropic blob), with
+    ``cfg.one_blob_chains`` chains; None when that is 0."""
+    if cfg.one_blob_chains == 0:
+        return None
+    return recursion(replace(cfg, real_data="one_blob", chains=cfg.one_blob_chains,
+                             accumulate_chains=min(cfg.accumulate_chains, cfg.one_blob_chains)))
+
+
 @dataclass
 class ScalingResult:
     samples: tuple[int, ...]
@@ -183,20 +312,50 @@ def replace_vs_accumulate(cfg: GMMConfig, rec: RecursionResult) -> dict[str, dic
     """Accumulate (real data and every synthetic set kept) against replace, on the same
     chains and random streams; replace is the start of the main run."""
     G, C = cfg.accumulate_generations, cfg.accumulate_chains
-    acc = _run(cfg, Accumulate(), G, cfg.samples, C, "mixture, accumulate")
-    rep = GMMParams(*(a[: G + 1, :C] for a in (rec.params.weights, rec.params.means, rec.params.covs)))
+    M = cfg.samples if cfg.accumulate_samples is None else cfg.accumulate_samples
+    acc = _run(cfg, Accumulate(), G, M, C, "mixture, accumulate")
+    if M == rec.samples:
+        rep = GMMParams(*(a[: G + 1, :C] for a in (rec.params.weights, rec.params.means, rec.params.covs)))
+    else:  # the same seed and streams at this M
+        rep = _run(cfg, Replace(), G, M, C, "mixture, replace")
     return {
         name: {"l2": l2_to(p, rec.truth), "std": p.component_std, "mass": cluster_mass(p)}
         for name, p in (("replace", rep), ("accumulate", acc))
     }
 
 
-def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict) -> dict:
+def _recursion_numbers(rec: RecursionResult) -> dict:
+    std = rec.std
+    return {
+        "real_data": "two_clusters" if rec.truth.weights.shape[-1] == 2 else "one_blob",
+        "samples": rec.samples,
+        "generations": int(rec.generations[-1]),
+        "chains": int(std.shape[1]),
+        "median_std_start": float(np.median(std[0])),
+        "median_std_final": float(np.median(std[-1])),
+        "std_final_quantiles_10_90": [float(q) for q in np.quantile(std[-1], [0.1, 0.9])],
+        "median_l2_start": float(np.median(rec.l2[0])),
+        "median_l2_final": float(np.median(rec.l2[-1])),
+        "l2_final_quantiles_10_90": [float(q) for q in np.quantile(rec.l2[-1], [0.1, 0.9])],
+    }
+
+
+def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict, blob: RecursionResult | None = None,
+            profile: str | None = None) -> dict:
     """The chapter's numbers, as JSON-ready values (what the command line writes)."""
     std = rec.std
     mass = cluster_mass(rec.params)
     lost = (mass[-1] < 1e-3) | (mass[-1] > 1 - 1e-3)
+    kl = kept_vs_lost(rec)
     return {
+        "profile": profile,
+        "claims": [c.as_dict() for c in claims(rec, scaling, policies, blob)],
+        "one_blob": _recursion_numbers(blob) if blob is not None else None,
+        "kept_vs_lost": {"generation": kl.check_generation, "kept_chains": kl.check_chains,
+                         "log_std_gap": kl.check_error, "log_std_gap_stderr": kl.check_stderr,
+                         "final_median_std_lost": float(kl.lost_median[-1]),
+                         "reg_covar_level": gmm_theory.reg_covar_floor(rec.samples, 0.5, 2, 1e-6),
+                         "final_straight_line": float(kl.straight_line[-1])},
         "paper": PAPER,
         "recursion": {
             "samples": rec.samples,
@@ -222,6 +381,121 @@ def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict) -> dic
             for name, d in policies.items()
         },
     }
+
+
+# ------------------------------------------------------------------ claims the page makes
+#: Standard errors a theory-vs-run claim may be off by (a false alarm below 1e-4 each).
+Z_CLAIM = 4.0
+
+
+def claims_recursion(rec: RecursionResult) -> list[Claim]:
+    """What the chapter says about the main recursion, checked on its numbers."""
+    std, l2, M = rec.std, rec.l2, rec.samples
+    G = int(rec.generations[-1])
+    kl = kept_vs_lost(rec)
+    out = [
+        claim("the squared L2 distance to the real mixture grows by orders of magnitude",
+              np.median(l2[-1]) > 100 * np.median(l2[0]),
+              f"median {np.median(l2[0]):.3g} at generation 0, {np.median(l2[-1]):.3g} at generation {G}"),
+        claim("every component shrinks: the median component std falls below a twentieth of its start",
+              np.median(std[-1]) < np.median(std[0]) / 20,
+              f"median {np.median(std[0]):.3f} -> {np.median(std[-1]):.4f}"),
+        claim("in chains that kept both clusters the component std follows the per-component proposition "
+              f"(mean gap within {Z_CLAIM:g} standard errors)",
+              abs(kl.check_error) < Z_CLAIM * kl.check_stderr,
+              f"generation {kl.check_generation}, {kl.check_chains} chains: observed minus predicted log std "
+              f"{kl.check_error:+.3f}, standard error {kl.check_stderr:.3f}"),
+    ]
+    t_med = gmm_theory.cluster_loss_median(M)
+    if t_med <= G:
+        C = rec.std.shape[1]
+        band = 3 * 0.5 / np.sqrt(C)  # three binomial standard errors of the share
+        out.append(claim("a whole cluster is lost at the pace of the Wright-Fisher chain: about half of the "
+                         "chains have lost one by its median time",
+                         abs(kl.lost_fraction[t_med] - 0.5) < band,
+                         f"{kl.lost_fraction[t_med]:.0%} of {C} chains by generation {t_med} = {t_med / M:.2f} M "
+                         f"(allowed: 50 % +/- {band:.0%})"))
+    reset = reset_at_loss(rec)
+    out.append(claim("in most chains that lost a cluster, the dying component had shrunk to the reg_covar level "
+                     "(std below 3 sqrt(reg_covar)) and the split of the surviving cluster set it back up "
+                     "(at least threefold)", reset.size > 0 and reset.mean() >= 0.5,
+                     f"{reset.sum()} of {reset.size} chains that lost a cluster" if reset.size else "no chain lost one"))
+    lost_end = kl.lost_fraction[-1] > 0
+    out.append(claim("at the end the median std, over all chains and over those that lost a cluster, sits above "
+                     "the closed form's straight line",
+                     lost_end and kl.lost_median[-1] > kl.straight_line[-1]
+                     and np.median(std[-1]) > kl.straight_line[-1],
+                     f"median std {np.median(std[-1]):.4f}, of the chains that lost a cluster "
+                     f"{kl.lost_median[-1]:.4f} ({kl.lost_fraction[-1]:.0%} of chains), against "
+                     f"{kl.straight_line[-1]:.4f} at generation {G}" if lost_end else "no chain lost one"))
+    return out
+
+
+def pace_stderr(std: np.ndarray, samples: int, generation: int) -> float:
+    """Standard error of :func:`halving_generation` / M from the proposition: the median
+    log std of n components at generation t has standard error 1.2533 sqrt(t v / n)
+    (v the per-generation variance), and the line falls by m per generation."""
+    d = 2
+    n_pts = max(round(samples / 2), d + 1)
+    m = abs(gmm_theory.log_det_step_mean(n_pts, d)) / (2 * d)
+    v = gmm_theory.log_det_step_var(n_pts, d) / (2 * d) ** 2
+    n = std[0].size
+    return float(1.2533 * np.sqrt(max(generation, 1) * v / n) / m / samples)
+
+
+def claims_pace(scaling: ScalingResult) -> list[Claim]:
+    """The pace of collapse scales with 1/M."""
+    pace = {M: halving_generation(s) for M, s in scaling.std.items()}
+    ok = all(g > 0 for g in pace.values())
+    se = {M: pace_stderr(scaling.std[M], M, g) for M, g in pace.items()}
+    worst = max(abs(pace[a] / a - pace[b] / b) / np.hypot(se[a], se[b]) for a in pace for b in pace if a < b) \
+        if ok and len(pace) > 1 else np.inf
+    return [claim("the median component std halves after the same multiple of M generations for every M",
+                  ok and worst < Z_CLAIM,
+                  ", ".join(f"M = {M}: {g / M:.2f} M" for M, g in pace.items())
+                  + f" (largest gap {worst:.1f} standard errors; allowed {Z_CLAIM:g})")]
+
+
+def claims_policies(policies: dict) -> list[Claim]:
+    """Accumulate against replace on the same chains."""
+    rep, acc = policies["replace"], policies["accumulate"]
+    G = acc["l2"].shape[0] - 1
+    s0, s1 = np.median(acc["std"][0]), np.median(acc["std"][-1])
+    return [
+        claim("with accumulation the mixture stays close to the real one: its L2 distance ends far below "
+              "replace's (under a tenth)",
+              np.median(acc["l2"][-1]) < np.median(rep["l2"][-1]) / 10,
+              f"median squared L2 at generation {G}: accumulate {np.median(acc['l2'][-1]):.3g}, "
+              f"replace {np.median(rep['l2'][-1]):.3g}"),
+        claim("with accumulation the component std stays within 20 % of its start, while replace's collapses",
+              abs(s1 / s0 - 1) < 0.2 and np.median(rep["std"][-1]) < 0.8 * s0,
+              f"median std accumulate {s0:.3f} -> {s1:.3f}, replace -> {np.median(rep['std'][-1]):.3f}"),
+    ]
+
+
+def claims_one_blob(blob: RecursionResult) -> list[Claim]:
+    """The authors' one-blob data collapse too."""
+    std, l2 = blob.std, blob.l2
+    return [
+        claim("on the authors' one blob the components collapse as well (median std below a twentieth of "
+              "its start) and the L2 distance grows by orders of magnitude",
+              np.median(std[-1]) < np.median(std[0]) / 20 and np.median(l2[-1]) > 100 * np.median(l2[0]),
+              f"median std {np.median(std[0]):.3f} -> {np.median(std[-1]):.4f}, "
+              f"squared L2 {np.median(l2[0]):.3g} -> {np.median(l2[-1]):.3g}"),
+    ]
+
+
+def claims(rec: RecursionResult, scaling: ScalingResult | None = None, policies: dict | None = None,
+           blob: RecursionResult | None = None) -> list[Claim]:
+    """Every claim the chapter makes about its own run (those of the parts given)."""
+    out = claims_recursion(rec)
+    if blob is not None:
+        out += claims_one_blob(blob)
+    if scaling is not None:
+        out += claims_pace(scaling)
+    if policies is not None:
+        out += claims_policies(policies)
+    return out
 
 
 def run_all(cfg: GMMConfig):

@@ -8,8 +8,8 @@ Follows Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 202
   come from many seeds; the exact formulas (conditional on the projections) of
   :mod:`collapse_lib.theory.random_features` are drawn over the simulation below the
   threshold, and the minimum-norm limit m -> infinity is computed beside it.
-- **Networks of growing width** (their section 4.1): two-layer ReLU networks on digits
-  (8x8 in ``quick``, MNIST in ``gpu``/``paper``) whose training labels are, for a fraction
+- **Networks of growing width** (their section 4.1): two-layer ReLU networks on real MNIST
+  digits (the 5,000 offline ones, ``mnist5k``, in ``quick`` and ``cpu``; MNIST in ``gpu``/``paper``) whose training labels are, for a fraction
   p of the images, the predictions of a weaker teacher network trained on few real images.
 - **Language models of several sizes** (their section 4.2, ``gpu``/``paper`` only): small
   GPT-2 models trained on real text and on a mix with synthetic text, test loss against
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..claims import Claim, claim
 from ..families.mlp_width import WidthSweepMLP
 from ..families.random_features import RandomFeatureRidge, blas_threads, check_widths, draw_problems, min_norm_limit
 from ..profiles import pick
@@ -74,7 +75,7 @@ class LargerConfig:
     theory_seeds: int = 50  # draws of S and w that the theory curves average over
     threads: int | None = None  # BLAS threads (None: all; 1 is fastest for small matrices on 2 cores)
     # ---- networks of growing width
-    dataset: str = "mnist"  # "mnist" (downloads once) or "digits" (ships with scikit-learn)
+    dataset: str = "mnist"  # "mnist" (downloads once), "mnist5k" (5,000 real MNIST digits, offline) or "digits"
     widths: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # hidden units
     net_fractions: tuple[float, ...] = (0.0, 0.2, 0.5)  # share of training labels from the teacher
     net_seeds: int = 3  # seeds per (fraction, width)
@@ -110,7 +111,7 @@ class LargerConfig:
         check_positive("signal", self.signal)
         check_nonnegative("ridge", self.ridge)
         check_positive("lr", self.lr)
-        check_choice("dataset", self.dataset, ("digits", "mnist"))
+        check_choice("dataset", self.dataset, ("digits", "mnist", "mnist5k"))
         if not self.ratios:
             _fail("ratios", self.ratios, "name at least one width ratio m/n > 0")
         for r in self.ratios:
@@ -161,10 +162,16 @@ class LargerConfig:
 
 
 PROFILE_CONFIGS = {
-    # two CPU cores: 100 training points, 200 seeds; 8x8 digits and networks up to 256 units
-    "quick": LargerConfig(n=100, d=300, seeds=200, chunk=50, theory_seeds=40, threads=1, dataset="digits",
-                          widths=(8, 16, 32, 64, 128, 256), net_train=500, teacher_train=100, steps=150,
+    # two CPU cores: 100 training points, 200 seeds; networks from 2 to 64 units on 500 real MNIST digits
+    "quick": LargerConfig(n=100, d=300, seeds=200, chunk=50, theory_seeds=40, threads=1, dataset="mnist5k",
+                          widths=(2, 4, 8, 16, 32, 64), net_seeds=2, net_train=500, teacher_train=100, steps=100,
                           lm_run=False, lm_text="pydoc"),
+    # a laptop without GPU: random projections with the paper's n = 500 (its Fig. 1); networks from 2 to
+    # 128 units on 1,000 of the 4,000 real MNIST training digits (the teacher on 100 others)
+    "cpu": LargerConfig(d=1000, ratios=(0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0),
+                        seeds=50, chunk=10, theory_seeds=20, threads=1, dataset="mnist5k",
+                        widths=(2, 4, 8, 16, 32, 64, 128), net_seeds=2, net_train=1000, teacher_train=100,
+                        steps=150, lm_run=False, lm_text="pydoc"),
     # one GPU (a free Colab T4): the paper's n = 500 (NumPy on the CPU), MNIST networks on the GPU
     "gpu": LargerConfig(d=1000, seeds=100, chunk=10),
     # more seeds, wider networks, more images
@@ -193,6 +200,7 @@ class ProjectionResult:
     theory_widths: np.ndarray  # (T,) widths m <= n - 2 where the formulas are drawn
     theory: np.ndarray  # (L, T) exact expected test error, averaged over draws of S and w
     loaded_chunks: int = 0  # chunks of seeds read from the run store instead of computed
+    theory_stderr: np.ndarray | None = None  # (L, T) standard error of `theory` over its draws of S and w
 
     @property
     def ratios(self) -> np.ndarray:
@@ -209,21 +217,27 @@ class ProjectionResult:
         return self.errors - self.errors[:, :1]
 
 
-def theory_curves(cfg: LargerConfig, label_sets, widths) -> np.ndarray:
+def theory_curves(cfg: LargerConfig, label_sets, widths, *, stderr: bool = False):
     """The formulas of :mod:`collapse_lib.theory.random_features` at each width m <= n-2,
-    averaged over ``cfg.theory_seeds`` draws of S, w and the shift direction."""
+    averaged over ``cfg.theory_seeds`` draws of S, w and the shift direction (with
+    ``stderr``: also the standard error of that average, (mean, stderr))."""
     P = draw_problems(seeds=cfg.theory_seeds, n=1, d=cfg.d, m_max=int(max(widths)), spectrum=cfg.spectrum,
                       noise=cfg.noise, signal=cfg.signal, seed=cfg.seed + 10_000)
     V = np.stack([P.w, P.u], 1)
     out = np.empty((len(label_sets), len(widths)))
+    err = np.full_like(out, np.nan)
+    with blas_threads(cfg.threads):
+        forms = theory.residual_forms_nested(P.S, V, P.spectrum, widths)
     for k, m in enumerate(widths):
-        with blas_threads(cfg.threads):
-            R = theory.residual_form(P.S[:, :m], V, P.spectrum)
+        R = forms[k]
         for l, (p, c2) in enumerate(label_sets):
             res_w, res_u, cross = R[:, 0, 0], R[:, 1, 1], R[:, 0, 1]
             res_shift = res_w + c2 * res_u + 2 * np.sqrt(c2) * cross
-            out[l, k] = theory.under_error_mixed(int(m), cfg.n, cfg.noise, p, c2, res_w, c2 * res_u, res_shift).mean()
-    return out
+            draws = theory.under_error_mixed(int(m), cfg.n, cfg.noise, p, c2, res_w, c2 * res_u, res_shift)
+            out[l, k] = draws.mean()
+            if len(draws) > 1:
+                err[l, k] = draws.std(ddof=1) / np.sqrt(len(draws))
+    return (out, err) if stderr else out
 
 
 def run_store(cfg: LargerConfig, part: str, root=None) -> RunStore | None:
@@ -277,8 +291,9 @@ def run_projections(cfg: LargerConfig, *, root=None) -> ProjectionResult:
         loaded += was_loaded
     t_widths = np.unique(np.concatenate([np.linspace(1, cfg.n - 2, 24).round(), widths[widths <= cfg.n - 2]]))
     t_widths = t_widths[t_widths >= 1].astype(int)
-    return ProjectionResult(cfg.n, widths, sets, np.concatenate(errors), np.concatenate(limit), t_widths,
-                            theory_curves(cfg, sets, t_widths), loaded)
+    curve, curve_se = theory_curves(cfg, sets, t_widths, stderr=True)
+    return ProjectionResult(cfg.n, widths, sets, np.concatenate(errors), np.concatenate(limit), t_widths, curve,
+                            loaded, curve_se)
 
 
 # ------------------------------------------------------------------ networks of growing width
@@ -291,6 +306,20 @@ class NetworkResult:
     train_accuracy: np.ndarray  # (seeds, P, K) accuracy on the (mixed) training labels
     teacher_error: float  # the teacher's test error on real labels
     disagreement: float  # share of the student images whose teacher label is wrong
+    pixels: int = 0  # inputs of every network
+    test_images: int = 0  # real test images every network is scored on
+    train_images: int = 0  # training images of every network
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """Parameters of each width's network, (pixels + 1) w + (w + 1) 10 for 10 classes."""
+        return (self.pixels + 1) * self.widths + (self.widths + 1) * 10
+
+    @property
+    def threshold_width(self) -> float:
+        """The width whose parameter count equals the number of training labels times the
+        classes, n * 10: the order of the interpolation threshold of a 10-class network."""
+        return (10 * self.train_images - 10) / (self.pixels + 11)
 
 
 def teacher_labels(cfg: LargerConfig, data):
@@ -340,7 +369,8 @@ def run_networks(cfg: LargerConfig, data=None, *, root=None) -> NetworkResult:
 
     a, _ = _piece(run_store(cfg, "networks", root), 0, compute)
     return NetworkResult(data.describe(), np.asarray(cfg.widths), np.asarray(cfg.net_fractions, float), a["errors"],
-                         a["train_accuracy"], float(a["teacher_error"]), float(a["disagreement"]))
+                         a["train_accuracy"], float(a["teacher_error"]), float(a["disagreement"]), data.pixels,
+                         len(data.test_images), cfg.net_train)
 
 
 # ------------------------------------------------------------------ language models of several sizes
@@ -478,7 +508,8 @@ def summary_projections(res: ProjectionResult) -> dict:
             "amplification_below_threshold": float(amplify[l]) if p > 0 and np.isfinite(amplify[l]) else None,
             "softening_above_threshold": float(soften[l]) if p > 0 and np.isfinite(soften[l]) else None,
         })
-    return {"n": res.n, "ratios": res.ratios.tolist(), "label_sets": rows}
+    return {"n": res.n, "ratios": res.ratios.tolist(), "label_sets": rows,
+            "claims": [c.as_dict() for c in claims_projections(res)]}
 
 
 def summary_networks(res: NetworkResult) -> dict:
@@ -486,4 +517,115 @@ def summary_networks(res: NetworkResult) -> dict:
     return {"data": res.data, "widths": res.widths.tolist(), "fractions": res.fractions.tolist(),
             "test_error_mean": m.tolist(), "test_error_by_seed": res.errors.tolist(),
             "train_accuracy_mean": res.train_accuracy.mean(0).tolist(), "teacher_error": res.teacher_error,
-            "teacher_label_disagreement": res.disagreement}
+            "teacher_label_disagreement": res.disagreement, "parameters": res.parameters.tolist(),
+            "threshold_width": res.threshold_width, "claims": [c.as_dict() for c in claims_networks(res)]}
+
+
+# ------------------------------------------------------------------ claims the page makes
+#: Standard errors a claim may be off by (a false alarm below 1e-4 each).
+Z_CLAIM = 4.0
+
+#: Training accuracy above which a network counts as fitting (interpolating) its labels.
+FITS = 0.99
+
+
+def _paired(values: np.ndarray) -> tuple[float, float]:
+    """Mean over seeds and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.inf
+
+
+def claims_theory(res: ProjectionResult) -> list[Claim]:
+    """The exact formula below the threshold against the simulation."""
+    if res.theory_stderr is None:
+        return []
+    worst, where = 0.0, ""
+    for k, m in enumerate(res.widths):
+        if m > res.n - 2 or m not in res.theory_widths:
+            continue
+        j = int(np.flatnonzero(res.theory_widths == m)[0])
+        for l in range(len(res.label_sets)):
+            se = np.hypot(res.stderr()[l, k], res.theory_stderr[l, j])
+            gap = abs(res.mean()[l, k] - res.theory[l, j]) / se
+            if gap > worst:
+                worst, where = gap, f"m = {m}, (p, c^2) = {res.label_sets[l]}"
+    return [claim(f"below the threshold the simulated mean error agrees with the exact formula (within "
+                  f"{Z_CLAIM:g} standard errors of both averages)", worst < Z_CLAIM,
+                  f"largest gap {worst:.1f} standard errors, at {where}")]
+
+
+def claims_projections(res: ProjectionResult) -> list[Claim]:
+    """What the chapter says about the random-projection sweep, checked on its numbers."""
+    excess = res.excess()
+    below, above = np.flatnonzero(res.ratios < 1), np.flatnonzero(res.ratios > 1)
+    grow, soften, floor_pos, floor_above = [], [], [], []
+    for l, (p, c2) in enumerate(res.label_sets):
+        if p == 0:
+            continue
+        name = f"p={p:g}, c2={c2:g}"
+        grow.append((name, *_paired(excess[:, l, below[-1]] - excess[:, l, below[0]])))
+        soften.append((name, *_paired(excess[:, l, above[0]] - excess[:, l, above[-1]])))
+        lim = res.limit[:, l] - res.limit[:, 0]
+        floor_pos.append((name, *_paired(lim)))
+        floor_above.append((name, float(np.mean(lim)), theory.floor(p, c2)))
+    fmt = lambda rows: "; ".join(f"{n}: {m:+.3g} (se {s:.2g})" for n, m, s in rows)  # noqa: E731
+    worst = max(c2 for p, c2 in res.label_sets if p > 0)
+    names = [f"p={p:g}, c2={c2:g}" for p, c2 in res.label_sets if p > 0]
+
+    def clear(rows):  # clear for the worst synthetic data, nowhere contradicted beyond the noise
+        return all(m > -Z_CLAIM * s for _, m, s in rows) and all(
+            m > Z_CLAIM * s for (n, m, s) in rows if n.endswith(f"c2={worst:g}"))
+
+    assert len(names) == len(grow)
+    return claims_theory(res) + [
+        claim(f"below the threshold a larger model amplifies collapse: the cost of the synthetic labels grows from "
+              f"the smallest width (m/n = {res.ratios[below[0]]:g}) to just below m = n "
+              f"(m/n = {res.ratios[below[-1]]:g}), by more than {Z_CLAIM:g} standard errors for the worst "
+              f"synthetic data (c^2 = {worst:g}), and for no p or c^2 does it fall beyond the seed noise",
+              clear(grow), "increase of the cost, mean over seeds: " + fmt(grow)),
+        claim(f"above the threshold a larger model softens it: the cost falls from just above m = n "
+              f"(m/n = {res.ratios[above[0]]:g}) to the widest model (m/n = {res.ratios[above[-1]]:g}), in the "
+              f"same sense", clear(soften), "decrease of the cost: " + fmt(soften)),
+        claim(f"it does not remove it: the cost of the infinitely wide model is above zero for every p and c^2 "
+              f"(by more than {Z_CLAIM:g} standard errors)",
+              all(m > Z_CLAIM * s for _, m, s in floor_pos), "cost at infinite width: " + fmt(floor_pos)),
+        claim("for every p and c^2 the cost is largest for a model next to the threshold (0.85 <= m/n <= 1.15)",
+              all(abs(res.ratios[int(np.argmax(excess[:, l].mean(0)))] - 1) <= 0.15
+                  for l, (p, _) in enumerate(res.label_sets) if p > 0),
+              "widest gap at m/n = " + ", ".join(
+                  f"{res.ratios[int(np.argmax(excess[:, l].mean(0)))]:g} ({p:g}, {c2:g})"
+                  for l, (p, c2) in enumerate(res.label_sets) if p > 0)),
+        claim("the floor of the interpolating model is higher than the classical p^2 c^2",
+              all(m > f for _, m, f in floor_above),
+              "; ".join(f"{n}: {m:.3g} vs {f:.3g}" for n, m, f in floor_above)),
+    ]
+
+
+def claims_networks(res: NetworkResult) -> list[Claim]:
+    """What the chapter says about the networks of growing width."""
+    acc = res.train_accuracy.mean(0)  # (P, K)
+    err = res.errors.mean(0)
+    seeds = res.errors.shape[0]
+    se = np.sqrt(err * (1 - err) / (max(res.test_images, 1) * seeds))  # binomial noise of the test set, per mean
+    lo, hi = 0, int(np.argmax(res.fractions))
+    gap = err[hi, -1] - err[lo, -1]
+    gap_se = float(np.hypot(se[hi, -1], se[lo, -1]))
+    return [
+        claim(f"the widest networks fit every training label, wrong ones included (training accuracy at least "
+              f"{FITS:g} for every share)", np.all(acc[:, -1] >= FITS),
+              "width " + str(int(res.widths[-1])) + ": " + ", ".join(
+                  f"p = {p:g}: {a:.3f}" for p, a in zip(res.fractions, acc[:, -1]))),
+        claim("the narrowest networks do not (the sweep starts below the interpolation threshold)",
+              np.all(acc[:, 0] < FITS),
+              "width " + str(int(res.widths[0])) + ": " + ", ".join(
+                  f"p = {p:g}: {a:.3f}" for p, a in zip(res.fractions, acc[:, 0]))),
+        claim(f"the real-test error the widest networks settle at rises with the share of teacher labels (by more "
+              f"than {Z_CLAIM:g} standard errors of the test set)", gap > Z_CLAIM * gap_se,
+              f"width {int(res.widths[-1])}: p = {res.fractions[lo]:g}: {err[lo, -1]:.3f}, "
+              f"p = {res.fractions[hi]:g}: {err[hi, -1]:.3f} (standard error of the gap {gap_se:.3f})"),
+    ]
+
+
+def claims(proj: ProjectionResult, nets: NetworkResult | None = None) -> list[Claim]:
+    """Every claim the chapter makes about its own run."""
+    return claims_projections(proj) + (claims_networks(nets) if nets is not None else [])
+

@@ -207,8 +207,9 @@ class RandomFeatureRidge:
 
 
 def min_norm_limit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The m -> infinity limit of the random-projection model (S^T S -> I): minimum-norm
-    least squares in x itself, beta = X^T (X X^T)^(-1) y for d >= n. X (B, n, d), y (B, n)
+    """The m -> infinity limit of the random-projection model: with N(0, 1/d) entries,
+    (d/m) S^T S -> I, and since the minimum-norm fit does not depend on the scale of S it
+    becomes minimum-norm least squares in x itself, beta = X^T (X X^T)^(-1) y for d >= n. X (B, n, d), y (B, n)
     or (B, L, n); returns (B, d) or (B, L, d)."""
     B, n, d = X.shape
     if d < n:

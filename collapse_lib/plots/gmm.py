@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.gmm import RecursionResult, ScalingResult, cluster_mass, early_theory
+from ..experiments.gmm import RecursionResult, ScalingResult, cluster_mass, early_theory, kept_vs_lost, lost_by
 from ..metrics_gmm import mixture_pdf
 from .style import spread, theory
 
@@ -105,5 +105,48 @@ def replace_vs_accumulate(res: dict):
     for ax in axes:
         ax.legend(fontsize=8)
     fig.suptitle("Replace vs accumulate: same chains, same random streams (median, 10-90 % band)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def kept_and_lost(res: RecursionResult, reg_covar: float = 1e-6):
+    """Left: median component std of the chains that kept both clusters and of those that
+    lost one, with the per-component proposition (given each kept chain's weights), the
+    straight line at weights 1/2 and the level where ``reg_covar`` stops the shrinking.
+    Right: the two components of one chain that lost a cluster."""
+    from ..theory import gmm as gmm_theory
+
+    kl = kept_vs_lost(res)
+    g = res.generations
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    ax = axes[0]
+    ax.plot(g, kl.kept_median, color="C0", label="chains that kept both clusters (median)")
+    theory(ax, g, kl.kept_theory, color="C0", label="proposition, given those chains' weights")
+    ax.plot(g, kl.lost_median, color="C3", label="chains that lost a cluster (median)")
+    theory(ax, g, kl.straight_line, label="straight line, weights 1/2")
+    floor = gmm_theory.reg_covar_floor(res.samples, 0.5, 2, reg_covar)
+    ax.axhline(floor, color="0.5", lw=0.8, ls=":", label=f"reg_covar level {floor:.3f}")
+    ax.axvline(kl.check_generation, color="0.7", lw=0.8)
+    ax.set(xlabel="generation", ylabel="component std", yscale="log",
+           title="Both clusters kept: the theory holds; a cluster lost: the std stalls")
+    ax.legend(fontsize=7)
+    ax2 = ax.twinx()
+    ax2.plot(g, kl.kept_fraction, color="C0", lw=0.6, alpha=0.5)
+    ax2.plot(g, kl.lost_fraction, color="C3", lw=0.6, alpha=0.5)
+    ax2.set(ylabel="share of chains (thin lines)", ylim=(0, 1))
+    lost = lost_by(res.params)
+    ax = axes[1]
+    if lost[-1].any():
+        c = int(np.argmax(lost[-1]))
+        t_lost = int(np.argmax(lost[:, c]))
+        for k in range(res.std.shape[2]):
+            ax.plot(g, res.std[:, c, k], lw=0.9, label=f"component {k}")
+        ax.axvline(t_lost, color="k", lw=0.8, ls="--", label=f"cluster lost (generation {t_lost})")
+        ax.axhline(np.sqrt(reg_covar), color="0.5", lw=0.8, ls=":", label="sqrt(reg_covar)")
+        ax.set(title=f"Chain {c}: the dying component, its return, the split", yscale="log",
+               xlabel="generation", ylabel="component std")
+        ax.legend(fontsize=7)
+    else:
+        ax.axis("off")
     fig.tight_layout()
     return fig

@@ -10,7 +10,8 @@ Under-parameterised side (m <= n - 2), given S. The best linear predictor of
 x.w from z is z.a, with residual variance ``res(w) = w^T Sigma w - |proj of Sigma^(1/2) w
 on the span of Sigma^(1/2) S^T|^2``. The residual is Gaussian and independent of z, so for
 real labels the fit is ordinary least squares with Gaussian design z and independent
-noise of variance sigma^2 + res(w), and the classical identity E tr((Z^T Z)^(-1) Sigma_z)
+noise of variance sigma^2 + res(w), and with Sigma_z = S Sigma S^T, the covariance of z, the
+classical identity E tr((Z^T Z)^(-1) Sigma_z)
 = m/(n - m - 1) gives the **exact** expected test error (on clean real labels)
 
     E = res(w) + (sigma^2 + res(w)) * m / (n - m - 1)                   (p = 0).
@@ -30,8 +31,9 @@ For large n, B ~ p^2 + p (1 - p) m / (n - m): the floor p^2 c2 of strong model
 collapse (for m large enough that the projections see delta), plus a part that is
 amplified as m approaches n, like the label noise.
 
-Far above the threshold (m -> infinity, S^T S -> I) the model becomes minimum-norm least
-squares in x itself; for isotropic Sigma = I and d > n + 1 its expected test error is the
+Far above the threshold (m -> infinity; the entries of S are N(0, 1/d), so S^T S -> (m/d) I,
+that is (d/m) S^T S -> I, and the minimum-norm fit does not depend on the scale of S) the
+model becomes minimum-norm least squares in x itself; for isotropic Sigma = I and d > n + 1 its expected test error is the
 exact ``signal (1 - n/d) + sigma^2 n / (d - n - 1)`` (projection on a random n-dimensional
 subspace, plus the mean of an inverse Wishart matrix).
 """
@@ -53,6 +55,21 @@ def residual_form(S: np.ndarray, V: np.ndarray, spectrum: np.ndarray) -> np.ndar
     cross = SL @ V.transpose(0, 2, 1)  # (B, m, L)
     full = (V * spectrum) @ V.transpose(0, 2, 1)
     return full - cross.transpose(0, 2, 1) @ np.linalg.solve(gram, cross)
+
+
+def residual_forms_nested(S: np.ndarray, V: np.ndarray, spectrum: np.ndarray, widths) -> np.ndarray:
+    """:func:`residual_form` for the nested models S[:, :m] of every width m in
+    ``widths`` (each <= d), from one Gram matrix: S Sigma S^T of the first m rows is the
+    leading m x m block of the full one. Returns (K, B, L, L)."""
+    SL = S * spectrum
+    gram = SL @ S.transpose(0, 2, 1)
+    cross = SL @ V.transpose(0, 2, 1)
+    full = (V * spectrum) @ V.transpose(0, 2, 1)
+    out = []
+    for m in np.asarray(widths, int).tolist():
+        c = cross[:, :m]
+        out.append(full - c.transpose(0, 2, 1) @ np.linalg.solve(gram[:, :m, :m], c))
+    return np.stack(out)
 
 
 def residual_variance(S: np.ndarray, v: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
