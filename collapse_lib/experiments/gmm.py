@@ -343,7 +343,6 @@ def _recursion_numbers(rec: RecursionResult) -> dict:
 def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict, blob: RecursionResult | None = None,
             profile: str | None = None) -> dict:
     """The chapter's numbers, as JSON-ready values (what the command line writes)."""
-    std = rec.std
     mass = cluster_mass(rec.params)
     lost = (mass[-1] < 1e-3) | (mass[-1] > 1 - 1e-3)
     kl = kept_vs_lost(rec)
@@ -358,15 +357,7 @@ def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict, blob: 
                          "final_straight_line": float(kl.straight_line[-1])},
         "paper": PAPER,
         "recursion": {
-            "samples": rec.samples,
-            "generations": int(rec.generations[-1]),
-            "chains": int(std.shape[1]),
-            "median_std_start": float(np.median(std[0])),
-            "median_std_final": float(np.median(std[-1])),
-            "std_final_quantiles_10_90": [float(q) for q in np.quantile(std[-1], [0.1, 0.9])],
-            "median_l2_start": float(np.median(rec.l2[0])),
-            "median_l2_final": float(np.median(rec.l2[-1])),
-            "l2_final_quantiles_10_90": [float(q) for q in np.quantile(rec.l2[-1], [0.1, 0.9])],
+            **_recursion_numbers(rec),
             "fraction_chains_cluster_lost": float(lost.mean()),
             "theory_median_std_final_early_rate": float(np.exp(early_theory(rec)[-1])),
         },
