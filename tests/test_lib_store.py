@@ -186,3 +186,72 @@ def test_the_config_is_written_once_and_a_different_one_is_refused_by_name(tmp_p
         RunStore(tmp_path, {"samples": 20, "seed": 1})
     with pytest.raises(ValueError, match=r"\(extra differ\)"):
         RunStore(tmp_path, {"samples": 10, "seed": 1, "extra": 0})
+
+
+def test_the_temporary_file_is_hidden_beside_the_target_and_never_looks_like_a_generation(tmp_path, monkeypatch):
+    """While a save is under way its bytes sit in ``.<name>.<random>.tmp`` in the same
+    directory: a hidden name that the ``gen_*.npz`` pattern of finished generations
+    cannot match, in the target's own directory so that os.replace stays atomic."""
+    seen = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        seen.extend(sorted(p.name for p in (tmp_path / "run").iterdir()))
+        real_fsync(fd)
+
+    store = RunStore(tmp_path / "run", {"k": 0})
+    monkeypatch.setattr(store_mod.os, "fsync", fsync)
+    store.save(0, {"x": np.zeros(2)})
+    (tmp_name,) = [n for n in seen if n != "config.json"]
+    assert tmp_name.startswith(".gen_000000.npz.") and tmp_name.endswith(".tmp")
+    assert len(tmp_name) > len(".gen_000000.npz..tmp")  # a random part keeps concurrent saves apart
+
+
+def test_directories_are_created_as_deep_as_needed(tmp_path):
+    store = RunStore(tmp_path / "a" / "b" / "run", {"k": 0})
+    store.save(0, {"x": np.ones(1)})
+    store_mod.atomic_write_bytes(tmp_path / "c" / "d" / "e.bin", b"1")
+    assert store.finished() == [0] and (tmp_path / "c" / "d" / "e.bin").read_bytes() == b"1"
+
+
+def test_an_interrupt_just_after_the_move_propagates_and_keeps_the_new_file(tmp_path, monkeypatch):
+    """Ctrl-C delivered right after os.replace: the temporary file is already gone, and
+    the cleanup must not turn the interrupt into another error."""
+    path = tmp_path / "f.bin"
+    store_mod.atomic_write_bytes(path, b"old")
+    real_replace = os.replace
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_mod.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        store_mod.atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"new"
+
+
+def test_json_files_are_indented_with_sorted_keys(tmp_path):
+    """config.json and save_json's files: two-space indented, keys sorted, a final
+    newline (stable files that diff well between runs)."""
+    import json
+
+    obj = {"b": [1, 2], "a": {"d": 1, "c": 2}}
+    store = RunStore(tmp_path, {"z": 1, "y": 2})
+    store.save_json("summary.json", obj)
+    assert (tmp_path / "summary.json").read_text() == json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    assert (tmp_path / "config.json").read_text() == '{\n  "y": 2,\n  "z": 1\n}\n'
+
+
+def test_settings_that_json_cannot_hold_are_kept_by_their_text(tmp_path):
+    from pathlib import Path
+
+    from collapse_lib import Mix
+
+    cfg = {"data": Path("/some/where"), "policy": Mix(0.1)}
+    a = RunStore(tmp_path, cfg)
+    assert a.config == {"data": "/some/where", "policy": str(Mix(0.1))}
+    RunStore(tmp_path, cfg)  # the same settings reopen the run
+    with pytest.raises(ValueError) as err:
+        RunStore(tmp_path, {"data": Path("/else"), "policy": Mix(0.2)})
+    assert str(tmp_path) in str(err.value) and "(data, policy differ)" in str(err.value)
