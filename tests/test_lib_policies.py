@@ -116,3 +116,10 @@ def test_mix_draws_its_real_points_from_the_original_data_without_replacement():
     assert pts.shape == (chains, 8, 1)
     for c in range(chains):
         assert len(set(pts[c, :, 0])) == 8 and set(pts[c, :, 0]) <= set(real[c, :, 0])
+
+
+def test_real_data_policies_keep_ten_percent_by_default():
+    """Shumailov et al. keep 10 % of the original data: the default of make_policy and of
+    the policies themselves."""
+    assert make_policy("mix").real_fraction == 0.1 and make_policy("fresh").real_fraction == 0.1
+    assert Mix().real_fraction == 0.1 and FreshReal().real_fraction == 0.1

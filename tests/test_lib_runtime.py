@@ -173,3 +173,136 @@ def test_the_loss_of_an_epoch_is_the_mean_over_its_blocks(recorder):
     stats = fine_tune(m, x, epochs=1, batch_size=5, micro_batch_size=2, lr=1e-9, min_lr=0.0, seed=0)
     assert stats.losses[0] == pytest.approx(before, rel=1e-5)
     assert stats.tokens == 12 * 8 and stats.steps == 3
+
+
+def test_fine_tuning_reports_what_it_did(recorder, monkeypatch):
+    """The statistics of a run on the CPU: steps, tokens, parameters, device, precision,
+    throughput, and the MFU from the device's peak (a made-up peak of 1 TFLOP/s here;
+    on the CPU there is none, so None)."""
+    from collapse_lib.lm.models import count_parameters
+
+    m = tiny()
+    x = token_blocks(10)
+    stats = fine_tune(m, x, epochs=2, batch_size=4, lr=1e-3, weight_decay=0.01, seed=0)
+    assert stats.steps == 6 and stats.tokens == 2 * 10 * 8 and len(stats.losses) == 2
+    assert stats.n_params == count_parameters(m) and stats.device == "cpu" and stats.dtype == "float32"
+    assert stats.seconds > 0 and stats.tokens_per_s == pytest.approx(stats.tokens / stats.seconds)
+    assert stats.mfu is None and not m.training
+    opt_groups = recorder.log  # the optimizer was built with the settings asked for
+    assert len(opt_groups) == 6
+    monkeypatch.setattr(train_mod, "peak_flops", lambda dev: 1e12)
+    stats = fine_tune(tiny(), x, epochs=1, batch_size=4, seed=0)
+    assert stats.mfu == pytest.approx(6 * stats.n_params * stats.tokens / stats.seconds / 1e12, rel=1e-9)
+    assert train_mod.model_flops_utilisation(10, 10, 0.0, 1e12) is None
+    assert train_mod.model_flops_utilisation(10, 10, 1.0, None) is None
+
+
+def test_weight_decay_and_learning_rate_reach_the_optimizer(monkeypatch):
+    built = []
+
+    class Spy(torch.optim.AdamW):
+        def __init__(self, params, **kw):
+            built.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Spy)
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=3e-3, weight_decay=0.05, seed=0)
+    assert built == [{"lr": 3e-3, "weight_decay": 0.05}]  # no fused kernel on the CPU
+
+
+def test_training_is_a_function_of_the_seed_and_leaves_global_randomness_alone():
+    x = token_blocks(12, seed=4)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    a = tiny()
+    fine_tune(a, x, epochs=1, batch_size=4, lr=1e-2, seed=1)
+    torch.testing.assert_close(torch.rand(3), expected_next)  # torch's global stream is restored
+    b, c = tiny(), tiny()
+    fine_tune(b, x, epochs=1, batch_size=4, lr=1e-2, seed=1)
+    fine_tune(c, x, epochs=1, batch_size=4, lr=1e-2, seed=2)  # another seed: another order of the blocks
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+    # a micro-batch larger than the batch is the batch; amp=False is the CPU's float32 anyway
+    d = tiny()
+    fine_tune(d, x, epochs=1, batch_size=4, micro_batch_size=100, lr=1e-2, seed=1, amp=False)
+    for p, q in zip(a.parameters(), d.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"batch_size": 0}, r"batch_size=0 is not allowed"),
+    ({"micro_batch_size": 0}, r"micro_batch_size=0 is not allowed"),
+    ({"lr": 0.0}, r"lr=0.0 is not allowed"),
+    ({"lr": 1e-3, "min_lr": -1e-6}, r"min_lr=-1e-06 is not allowed: it must be between 0 and lr=0.001"),
+    ({"weight_decay": -0.1}, r"weight_decay=-0.1 is not allowed: it must be a number >= 0"),
+])
+def test_bad_training_settings_are_refused_by_name(kw, message):
+    with pytest.raises(ValueError, match=message):
+        fine_tune(tiny(), token_blocks(4), **kw)
+
+
+@pytest.mark.parametrize("blocks", [np.zeros(8, np.int32), np.zeros((0, 8), np.int32), np.zeros((3, 1), np.int32)])
+def test_blocks_of_the_wrong_shape_are_refused(blocks):
+    with pytest.raises(ValueError, match=r"blocks of shape .* are not allowed: they must be \(n >= 1, block_size >= 2\)"):
+        fine_tune(tiny(), blocks)
+
+
+def test_edge_settings_that_are_allowed():
+    """min_lr = lr (a constant rate), min_lr = 0, weight decay 0, blocks of two tokens and
+    exactly the model's longest context all train."""
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=1e-3, min_lr=1e-3)
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=1e-3, min_lr=0.0, weight_decay=0.0)
+    fine_tune(tiny(), token_blocks(4, L=2), epochs=1, batch_size=4)
+    fine_tune(tiny(), token_blocks(2, L=TINY.n_positions), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match=r"block_size=17 is not allowed: the model takes at most 16 tokens"):
+        fine_tune(tiny(), token_blocks(2, L=TINY.n_positions + 1), epochs=1, batch_size=2)
+
+
+def test_fast_matmul_turns_tf32_on():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        train_mod.enable_fast_matmul()
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+# ------------------------------------------------------------ seeds, streams, cache
+def test_generation_streams_are_keyed_by_seed_generation_and_purpose():
+    a = runtime.generation_rng(3, 5, "synthetic").random(4)
+    np.testing.assert_array_equal(a, np.random.default_rng([3, 5, runtime.STREAMS.index("synthetic")]).random(4))
+    draws = {(s, g, p): runtime.generation_rng(s, g, p).random() for s in (0, 1) for g in (0, 1) for p in runtime.STREAMS}
+    assert len(set(draws.values())) == len(draws)  # every stream its own
+    with pytest.raises(ValueError, match=r"purpose='noise' is not allowed: it must be one of \('real', 'synthetic', "
+                                         r"'policy', 'eval'\)"):
+        runtime.generation_rng(0, 0, "noise")
+
+
+def test_seed_everything_seeds_python_numpy_and_torch():
+    import random
+
+    runtime.seed_everything(2**40 + 7)  # larger than NumPy's legacy seeds: taken modulo 2^32
+    a = (random.random(), np.random.random(), torch.rand(1).item())
+    runtime.seed_everything(2**40 + 7)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == a
+    np.random.seed(7)
+    assert np.random.random() == a[1]
+    runtime.seed_everything(8)
+    assert random.random() != a[0]
+
+
+def test_cache_dir_defaults_to_the_home_cache_and_creates_nested_parts(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLLAPSE_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = runtime.cache_dir("runs", "lm")
+    assert path == tmp_path / ".cache" / "collapse_lib" / "runs" / "lm" and path.is_dir()
+    assert runtime.cache_dir() == tmp_path / ".cache" / "collapse_lib"
+
+
+def test_no_torch_means_no_cuda(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    assert runtime.cuda_available() is False
