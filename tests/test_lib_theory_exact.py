@@ -286,3 +286,52 @@ def test_gmm_conditional_drift_sums_the_steps_of_the_observed_counts():
     np.testing.assert_allclose(var, by_hand_var)
     with pytest.raises(ValueError, match="needs at least 3 points"):
         tgmm.log_det_step_mean(2, d)
+
+
+# ------------------------------------------------------- settings the formulas refuse
+@pytest.mark.parametrize("call, message", [
+    (lambda: tg.expected_variance(0, 10, estimator="biased"), r"estimator='biased' is not allowed: it must be one of "
+                                                              r"'unbiased', 'mle'"),
+    (lambda: tg.ratio_moments(1), r"M=1 is not allowed: it must be an integer >= 2 \(a variance needs two samples\)"),
+    (lambda: tg.expected_log_det(0, 3, 0.0, 3), r"M=3 is not allowed: it must be an integer >= 4 \(a d-dimensional "
+                                                r"covariance needs d\+1 samples\)"),
+    (lambda: tc.wright_fisher(1.2, 10, 3), r"q=1.2 is not allowed"),
+    (lambda: tc.wright_fisher(0.2, 0, 3), r"M=0 is not allowed: it must be an integer >= 1"),
+    (lambda: tc.wright_fisher(0.2, 10, -1), r"generations=-1 is not allowed: it must be an integer >= 0"),
+    (lambda: tc.one_generation_loss(-0.1, 10), r"q=-0.1 is not allowed"),
+    (lambda: tl.one_fit_error(10.5, 2), r"T=10.5 is not allowed: it must be an integer \(or integers\) >= d \+ 2 = 4"),
+    (lambda: tl.one_fit_error(3, 2), r"T=3 is not allowed: least squares needs T >= d \+ 2 = 4 for a finite expected "
+                                     r"error sigma\^2 d / \(T - d - 1\)"),
+    (lambda: tl.one_fit_error(10, 0), r"d=0 is not allowed: it must be an integer >= 1"),
+    (lambda: tl.one_fit_error(10, 2, -1.0), r"noise=-1.0 is not allowed: it must be a finite number >= 0"),
+    (lambda: tl.one_fit_error(10, 2, np.inf), r"noise=inf is not allowed"),
+    (lambda: tl.replace_error(-1, 10, 2), r"generation=-1 is not allowed: generations are integers >= 0"),
+    (lambda: tl.accumulate_error(1.5, 10, 2), r"generation=1.5 is not allowed"),
+    (lambda: tl.strong_collapse_error(3, 0.5, 1.0, 2), r"n=3 is not allowed: least squares needs n >= d \+ 2 = 4"),
+    (lambda: tl.strong_collapse_error(10, 1.5, 1.0, 2), r"p=1.5 is not allowed"),
+    (lambda: tl.strong_collapse_error(10, 0.5, -1.0, 2), r"c2=-1.0 is not allowed: it must be a finite number >= 0 "
+                                                         r"\(the synthetic model's quality\)"),
+    (lambda: tl.strong_collapse_floor(0.5, np.nan), r"c2=nan is not allowed"),
+    (lambda: tl.strong_collapse_floor(2.0, 1.0), r"p=2.0 is not allowed"),
+])
+def test_settings_outside_a_formulas_validity_are_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_formulas_at_the_edges_of_their_validity():
+    """The smallest sizes each formula allows, and integer arrays of sizes."""
+    assert tg.ratio_moments(2)["mean"] == 1.0 and tg.ratio_moments(2, "mle")["mean"] == 0.5
+    assert np.isfinite(tg.expected_log_det(0, 4, 0.0, 3))
+    np.testing.assert_allclose(tc.wright_fisher(0.25, 1, 0), [[0.75, 0.25]])
+    assert tl.one_fit_error(4, 2, 1.0) == pytest.approx(2.0)
+    np.testing.assert_allclose(tl.one_fit_error(np.array([4, 7]), 2, 1.0), [2.0, 0.5])
+    np.testing.assert_allclose(tl.one_fit_error(np.array([4.0, 7.0]), 2, 1.0), [2.0, 0.5])
+    np.testing.assert_allclose(tl.replace_error(np.array([0, 2]), 7, 2, 1.0), [0.5, 1.5])
+    assert tl.one_fit_error(10, 2, 0.0) == 0.0
+    assert tl.strong_collapse_floor(1.0, 0.0) == 0.0 and tl.strong_collapse_floor(0.0, 2.0) == 0.0
+    assert tl.strong_collapse_bias(10, 0.0, 2) == 0.0
+    # every label synthetic: A^-1 X^T X Delta = Delta exactly, so B = 1
+    assert tl.strong_collapse_bias(10, 1.0, 2) == pytest.approx(1.0)
+    # a component too light to draw d + 1 points is treated as drawing d + 1
+    assert tgmm.expected_log_std(1, 100, 0.01, 2) == pytest.approx(tgmm.log_det_step_mean(3, 2) / 4)
