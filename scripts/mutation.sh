@@ -9,6 +9,8 @@
 #   MUTATION_JOBS=4 bash scripts/mutation.sh   # mutants run in parallel (default 2)
 #   MUTATION_TESTS_REV=<commit> bash scripts/mutation.sh   # the tests of another commit
 #                                            # (to compare scores before and after a change)
+#   MUTATION_RECHECK=1 bash scripts/mutation.sh lm_train   # after adding tests: rerun only the
+#                                            # last run's survivors, against the current tests
 #
 # Each module runs in its own scratch copy of the repository (MUTATION_WORK, default
 # $TMPDIR/collapse-mutation/<module>), with only that module mutated and only its fast
@@ -58,32 +60,46 @@ while IFS='|' read -r name file tests; do
     [ -n "$name" ] || continue
     if [ $# -gt 0 ] && [[ "$wanted" != *" $name "* ]]; then continue; fi
     dir="$WORK/$name"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    cp -r collapse_lib tests pyproject.toml "$dir"/
-    if [ -n "${MUTATION_TESTS_REV:-}" ]; then
-        rm -rf "$dir/tests"
-        git archive "$MUTATION_TESTS_REV" tests | tar -x -C "$dir"
-    fi
-    find "$dir" -name __pycache__ -prune -exec rm -rf {} +
-    {
-        echo "[mutmut]"
-        echo "source_paths = collapse_lib"
-        echo "only_mutate = $file"
-        echo "pytest_add_cli_args = -p no:cacheprovider -q"
-        echo "pytest_add_cli_args_test_selection ="
-        for t in ${tests//LM_TRAIN/$LM_TRAIN}; do
-            if [ -e "$dir/${t%%::*}" ]; then echo "    $t"; fi  # a test file the commit lacks is left out
-        done
-    } > "$dir/setup.cfg"
     t0=$SECONDS
-    echo "== $name: mutating $file; tests: ${tests//LM_TRAIN/lm fine-tuning tests}"
-    (cd "$dir" && nice -n 15 mutmut run --max-children "$JOBS" > run.log 2>&1) || {
-        echo "mutation.sh: mutmut failed on $name; see $dir/run.log" >&2
-        tail -20 "$dir/run.log" >&2
-        summary+=("$name: mutmut failed")
-        continue
-    }
+    if [ -n "${MUTATION_RECHECK:-}" ] && [ -f "$dir/survivors.txt" ]; then
+        names=$(awk '/: (survived|no tests)$/ {sub(":$", "", $1); print $1}' "$dir/survivors.txt")
+        echo "== $name: rechecking $(echo "$names" | grep -c . || true) survivors against the current tests"
+        for d in "$dir/tests" "$dir/mutants/tests"; do rm -rf "$d"; cp -r tests "$d"; done
+        if [ -n "$names" ]; then
+            # shellcheck disable=SC2086
+            (cd "$dir" && nice -n 15 mutmut run --max-children "$JOBS" $names > recheck.log 2>&1) || {
+                echo "mutation.sh: mutmut failed on $name; see $dir/recheck.log" >&2
+                summary+=("$name: mutmut failed")
+                continue
+            }
+        fi
+    else
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        cp -r collapse_lib tests pyproject.toml "$dir"/
+        if [ -n "${MUTATION_TESTS_REV:-}" ]; then
+            rm -rf "$dir/tests"
+            git archive "$MUTATION_TESTS_REV" tests | tar -x -C "$dir"
+        fi
+        find "$dir" -name __pycache__ -prune -exec rm -rf {} +
+        {
+            echo "[mutmut]"
+            echo "source_paths = collapse_lib"
+            echo "only_mutate = $file"
+            echo "pytest_add_cli_args = -p no:cacheprovider -q"
+            echo "pytest_add_cli_args_test_selection ="
+            for t in ${tests//LM_TRAIN/$LM_TRAIN}; do
+                if [ -e "$dir/${t%%::*}" ]; then echo "    $t"; fi  # a test file the commit lacks is left out
+            done
+        } > "$dir/setup.cfg"
+        echo "== $name: mutating $file; tests: ${tests//LM_TRAIN/lm fine-tuning tests}"
+        (cd "$dir" && nice -n 15 mutmut run --max-children "$JOBS" > run.log 2>&1) || {
+            echo "mutation.sh: mutmut failed on $name; see $dir/run.log" >&2
+            tail -20 "$dir/run.log" >&2
+            summary+=("$name: mutmut failed")
+            continue
+        }
+    fi
     (cd "$dir" && mutmut export-cicd-stats > /dev/null && mutmut results > survivors.txt)
     line=$(python - "$dir/mutants/mutmut-cicd-stats.json" "$name" "$((SECONDS - t0))" <<'EOF'
 import json, sys
