@@ -335,3 +335,12 @@ def test_formulas_at_the_edges_of_their_validity():
     assert tl.strong_collapse_bias(10, 1.0, 2) == pytest.approx(1.0)
     # a component too light to draw d + 1 points is treated as drawing d + 1
     assert tgmm.expected_log_std(1, 100, 0.01, 2) == pytest.approx(tgmm.log_det_step_mean(3, 2) / 4)
+
+
+def test_gaussian_formulas_default_to_the_unbiased_estimator_and_unit_variance():
+    g = np.arange(4)
+    for f in (tg.expected_variance, tg.variance_of_variance, tg.expected_log_variance, tg.expected_std,
+              tg.mean_drift, tg.sample_variance_of_generation, tg.expected_w2_squared):
+        np.testing.assert_array_equal(f(g, 9), f(g, 9, 1.0, "unbiased"))
+    np.testing.assert_array_equal(tg.expected_log_det(g, 9, 0.0, 2), tg.expected_log_det(g, 9, 0.0, 2, "unbiased"))
+    assert tg.ratio_moments(9) == tg.ratio_moments(9, "unbiased")
