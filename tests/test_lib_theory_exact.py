@@ -344,3 +344,14 @@ def test_gaussian_formulas_default_to_the_unbiased_estimator_and_unit_variance()
         np.testing.assert_array_equal(f(g, 9), f(g, 9, 1.0, "unbiased"))
     np.testing.assert_array_equal(tg.expected_log_det(g, 9, 0.0, 2), tg.expected_log_det(g, 9, 0.0, 2, "unbiased"))
     assert tg.ratio_moments(9) == tg.ratio_moments(9, "unbiased")
+
+
+def test_zipf_formulas_take_integers_and_certain_outcomes_quietly():
+    """An outcome of probability 1 is seen by every sample (no log-of-zero warning), and
+    integer ranks and exponents are numbers like any other."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(tz.memoriser_error([0.0, 1.0], [0.0, 1.0], [0, 1, 5]), [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(tz.plateau_asymptotic(np.array([10, 100]), 2), [0.1, 0.01] / zeta(2.0))
