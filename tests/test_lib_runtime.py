@@ -181,16 +181,20 @@ def test_fine_tuning_reports_what_it_did(recorder, monkeypatch):
     on the CPU there is none, so None)."""
     from collapse_lib.lm.models import count_parameters
 
+    import time
+
     m = tiny()
     x = token_blocks(10)
+    t0 = time.perf_counter()
     stats = fine_tune(m, x, epochs=2, batch_size=4, lr=1e-3, weight_decay=0.01, seed=0)
+    assert 0 < stats.seconds <= time.perf_counter() - t0  # the loop's own wall-clock time
     assert stats.steps == 6 and stats.tokens == 2 * 10 * 8 and len(stats.losses) == 2
     assert stats.n_params == count_parameters(m) and stats.device == "cpu" and stats.dtype == "float32"
     assert stats.seconds > 0 and stats.tokens_per_s == pytest.approx(stats.tokens / stats.seconds)
     assert stats.mfu is None and not m.training
     opt_groups = recorder.log  # the optimizer was built with the settings asked for
     assert len(opt_groups) == 6
-    monkeypatch.setattr(train_mod, "peak_flops", lambda dev: 1e12)
+    monkeypatch.setattr(train_mod, "peak_flops", lambda dev: 1e12 if dev == torch.device("cpu") else None)
     stats = fine_tune(tiny(), x, epochs=1, batch_size=4, seed=0)
     assert stats.mfu == pytest.approx(6 * stats.n_params * stats.tokens / stats.seconds / 1e12, rel=1e-9)
     assert train_mod.model_flops_utilisation(10, 10, 0.0, 1e12) is None
