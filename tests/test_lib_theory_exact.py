@@ -355,3 +355,15 @@ def test_zipf_formulas_take_integers_and_certain_outcomes_quietly():
         warnings.simplefilter("error")
         np.testing.assert_allclose(tz.memoriser_error([0.0, 1.0], [0.0, 1.0], [0, 1, 5]), [1.0, 0.0, 0.0])
     np.testing.assert_allclose(tz.plateau_asymptotic(np.array([10, 100]), 2), [0.1, 0.01] / zeta(2.0))
+
+
+def test_regression_formulas_default_to_unit_noise_and_refuse_a_negative_quality():
+    g = np.arange(3)
+    assert tl.one_fit_error(10, 2) == tl.one_fit_error(10, 2, 1.0) == pytest.approx(2 / 7)
+    for f in (tl.replace_error, tl.accumulate_error, tl.accumulate_error_fixed_design):
+        np.testing.assert_array_equal(f(g, 10, 2), f(g, 10, 2, 1.0))
+    assert tl.accumulate_bound(10, 2) == tl.accumulate_bound(10, 2, 1.0)
+    assert tl.strong_collapse_error(20, 0.3, 2.0, 2) == tl.strong_collapse_error(20, 0.3, 2.0, 2, 1.0)
+    assert tl.strong_collapse_asymptotic(20, 0.3, 2.0, 2) == tl.strong_collapse_asymptotic(20, 0.3, 2.0, 2, 1.0)
+    with pytest.raises(ValueError, match=r"c2=-1.0 is not allowed"):
+        tl.strong_collapse_floor(0.5, -1.0)
