@@ -322,3 +322,67 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     c = categorical_run(Replace(), seed=2)["probs"]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+# ------------------------------------------------------------ the engine's contract
+@pytest.mark.parametrize("kw, message", [
+    ({"generations": 0}, r"generations=0 is not allowed: it must be an integer >= 1"),
+    ({"chains": 0}, r"chains=0 is not allowed: it must be an integer >= 1"),
+    ({"samples": 1}, r"samples=1 is not allowed: it must be an integer >= 2 \(GaussianFamily needs at least this many"),
+])
+def test_bad_run_settings_are_refused_by_name(kw, message):
+    args = dict(generations=2, samples=10, chains=3, progress=False)
+    with pytest.raises(ValueError, match=message):
+        run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), **{**args, **kw})
+
+
+def test_the_smallest_run_and_the_defaults():
+    """One generation and one chain are allowed; chains and seed default to 1 and 0."""
+    h = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), generations=1, samples=5,
+                        progress=False)
+    assert h["cov"].shape == (2, 1, 1, 1) and h.generations == 1
+    explicit = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), generations=1, samples=5,
+                               chains=1, seed=0, progress=False)
+    np.testing.assert_array_equal(h["cov"], explicit["cov"])
+
+
+def test_record_callback_policy_and_history_see_the_right_generation():
+    seen_record, seen_callback, seen_step = [], [], []
+
+    def record(params, data, t):
+        seen_record.append(t)
+        return {"mean": params.mean}
+
+    class Spy(Replace):
+        def training_set(self, step):
+            seen_step.append((step.generation, step.samples, step.chains))
+            return super().training_set(step)
+
+    h = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Spy(), generations=3, samples=6, chains=2,
+                        record=record, callback=lambda t, p: seen_callback.append((t, p.mean.copy())),
+                        progress=False)
+    assert seen_record == [0, 1, 2, 3] and seen_step == [(1, 6, 2), (2, 6, 2), (3, 6, 2)]
+    assert [t for t, _ in seen_callback] == [0, 1, 2, 3]
+    for t, mean in seen_callback:
+        np.testing.assert_array_equal(mean, h["mean"][t])
+    np.testing.assert_array_equal(h.params.mean, h["mean"][3])  # the last generation's parameters
+
+
+def test_the_progress_bar_counts_the_generations_still_to_run(tmp_path, monkeypatch):
+    from collapse_lib import engine
+
+    bars = []
+
+    def bar(iterable, total, desc, enabled):
+        bars.append((list(iterable), total, desc, enabled))
+        return bars[-1][0]
+
+    monkeypatch.setattr(engine, "progress_bar", bar)
+    kw = dict(generations=5, samples=6, chains=2, seed=1)
+    store = RunStore(tmp_path, kw)
+    with pytest.raises(Interrupt):
+        run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), store=store,
+                        callback=interrupt_at(2), desc="first", progress=True, **kw)
+    run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), store=store, desc="again",
+                    progress=False, **kw)
+    assert bars == [([1, 2, 3, 4, 5], 5, "first", True), ([3, 4, 5], 3, "again", False)]

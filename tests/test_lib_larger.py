@@ -269,7 +269,9 @@ def test_run_networks_uses_teacher_labels():
     cfg = _small_config()
     res = larger.run_networks(cfg, load_digits())
     assert res.errors.shape == (2, 2, 2)
-    assert np.all((res.errors >= 0) & (res.errors <= 1))
+    # error rates on the real test images: whole counts of misclassified images out of n_test
+    n_test = len(load_digits().test_images)
+    np.testing.assert_allclose(res.errors * n_test, np.round(res.errors * n_test), atol=1e-6)
     assert 0 < res.teacher_error < 0.9 and 0 < res.disagreement < 0.9
     s = larger.summary_networks(res)
     assert len(s["test_error_mean"]) == 2

@@ -312,7 +312,7 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkey
     cfg = tiny_config()
     setup = chapter.prepare(cfg, progress=False)
     assert setup.train_blocks.shape == (24, 16) and setup.test_blocks.shape == (16, 16)
-    assert setup.zero_shot_ppl > 1
+    assert setup.zero_shot_ppl == pytest.approx(corpus_perplexity(setup.base, setup.test_blocks), rel=1e-6)
     whole = chapter.run_regime(cfg, setup, "mix", root=tmp_path / "whole")
 
     def stop(t, params):
@@ -473,3 +473,76 @@ def test_quick_profile_fixed_seed_numbers(tmp_path, monkeypatch):
     np.testing.assert_allclose(rep, QUICK_TEST_PPL["replace"], rtol=0.02)
     np.testing.assert_allclose(mix, QUICK_TEST_PPL["mix"], rtol=0.02)
     assert all(c.holds for c in chapter.claims(res))
+
+
+# ------------------------------------------------- what the experiment measures, directly
+def test_each_regime_trains_its_own_epochs_and_is_scored_against_generation_0(tmp_path, monkeypatch):
+    """A tiny run of both regimes, every number recomputed by hand from the run store:
+    the test perplexity of generation t's model, the data perplexity of generation t's
+    training blocks under generation 0's model (the paper's yardstick), and the epochs
+    each regime trains for (1 without original data, 2 with it, here)."""
+    from collapse_lib.families.lm import LMParams
+    from collapse_lib.lm import train as train_mod
+
+    monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
+    epochs_seen = []
+    real_fine_tune = train_mod.fine_tune
+
+    def recording_fine_tune(model, blocks, **kw):
+        epochs_seen.append(kw["epochs"])
+        return real_fine_tune(model, blocks, **kw)
+
+    cfg = tiny_config(generations=1, keep_all_models=True, train_blocks=16)
+    setup = chapter.prepare(cfg, progress=False)
+    assert setup.zero_shot_ppl == pytest.approx(corpus_perplexity(setup.base, setup.test_blocks), rel=1e-6)
+    monkeypatch.setattr(train_mod, "fine_tune", recording_fine_tune)
+    for regime, epochs in (("replace", cfg.epochs_replace), ("mix", cfg.epochs_mix)):
+        epochs_seen.clear()
+        res = chapter.run_regime(cfg, setup, regime, root=tmp_path / "runs")
+        assert res.epochs == epochs and epochs_seen == [epochs] * (cfg.chains * (cfg.generations + 1))
+        store = chapter.run_store(cfg, regime, tmp_path / "runs")
+        fam = chapter.family(cfg, setup, regime, store.root / "models")
+        gen0 = LMParams.from_arrays(store.load(0), "params/")
+        for t in range(cfg.generations + 1):
+            arrays = store.load(t)
+            params = LMParams.from_arrays(arrays, "params/")
+            train = TokenBlocks.from_arrays(arrays, "train/")
+            for c in range(cfg.chains):
+                np.testing.assert_allclose(res.data_ppl[t, c], sequence_perplexity(fam.model(gen0, c), train.tokens[c]),
+                                           rtol=1e-5)
+                assert res.test_ppl[t, c] == pytest.approx(
+                    corpus_perplexity(fam.model(params, c), setup.test_blocks), rel=1e-5)
+        # the yardstick matters: generation 1's own model scores its data otherwise
+        own = sequence_perplexity(fam.model(params, 0), train.tokens[0])
+        assert not np.allclose(own, res.data_ppl[1, 0], rtol=1e-3)
+    assert cfg.epochs_replace != cfg.epochs_mix
+
+
+def test_a_long_single_document_is_tokenized_in_line_aligned_chunks(tok, corpus):
+    """Wikitext's training split is one 11-million-character document; anything over
+    ``chunk_chars`` takes the same chunked path, so a 250,000-character document (three
+    chunks at the default 100,000) stands for it. The chunks cut after a newline, cover
+    the text exactly, and the ids decode back to it."""
+    text = "".join(corpus.train)
+    doc = (text * (250_000 // len(text) + 1))[:250_000]
+    pieces = []
+
+    def spy(s, add_special_tokens):
+        pieces.append(s)
+        return tok(s, add_special_tokens=add_special_tokens)
+
+    ids = tokenize_documents(spy, [doc], separator=tok.eos_token_id)
+    assert len(pieces) == 3 and "".join(pieces) == doc
+    start = 0
+    for piece in pieces[:-1]:
+        assert len(piece) <= 100_000 and piece.endswith("\n")
+        # the cut is at the last newline within the window
+        assert "\n" not in doc[start + len(piece):start + 100_000]
+        start += len(piece)
+    assert ids[-1] == tok.eos_token_id and tok.eos_token_id not in ids[:-1]
+    assert tok.decode(ids[:-1].tolist()) == doc
+    # a line longer than the window is cut at the window itself
+    pieces.clear()
+    ids = tokenize_documents(spy, ["x" * 25 + "\n" + "y" * 3], chunk_chars=10)
+    assert pieces == ["x" * 10, "x" * 10, "x" * 5 + "\n" + "y" * 3]
+    assert tok.decode(ids.tolist()) == "x" * 25 + "\n" + "y" * 3

@@ -112,9 +112,12 @@ def test_wishart_statistics_have_the_law_of_the_points():
     var = np.where(np.eye(d, dtype=bool), 2.0 * n, float(n))
     assert np.all(np.abs(s.xx.mean(0) - n * np.eye(d)) < Z * np.sqrt(var / C))
     assert np.allclose(s.xx, np.swapaxes(s.xx, 1, 2))
-    # residual X^T y - X^T X w = X^T noise has covariance sigma^2 n I
+    # residual X^T y - X^T X w = X^T noise has covariance sigma^2 n I. Each entry r_i is,
+    # given X, N(0, sigma^2 q) with q = sum_t x_ti^2 ~ chi2_n, so E[r_i^4] = 3 sigma^4 n (n + 2)
+    # and Var[r_i^2] = sigma^4 (2 n^2 + 6 n): the standard error of the sample variance
     r = s.xy - np.einsum("cij,cj->ci", s.xx, w)
-    assert np.all(np.abs(r.var(0) - 0.25 * n) < Z * np.sqrt(2 * (0.25 * n) ** 2 / C) + Z * 0.25 * np.sqrt(n / C))
+    sigma2 = 0.25
+    assert np.all(np.abs(r.var(0) - sigma2 * n) < Z * np.sqrt(sigma2**2 * (2 * n**2 + 6 * n) / C))
     # fewer points than dimensions: a singular Gram matrix of rank n
     small = wishart_stats(w[:5], 2, 0.5, rng)
     assert small.n == 2 and np.all(np.linalg.matrix_rank(small.xx) == 2)

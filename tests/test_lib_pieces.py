@@ -33,7 +33,15 @@ def test_mixture_source_moments_match_samples():
     mean, cov = src.moments()
     n = x.size
     assert abs(x.mean() - mean[0]) < 5 * np.sqrt(cov[0, 0] / n)
-    assert abs(x.var() - cov[0, 0]) < 5 * x.var() * np.sqrt(2 / n) * 2
+    # the moments against the mixture's own: mean sum_k w_k mu_k, variance
+    # sum_k w_k (s_k + (mu_k - m)^2)
+    w, mu, s = np.array([0.3, 0.7]), np.array([-1.0, 2.0]), np.array([0.5, 1.5])
+    m = (w * mu).sum()
+    assert mean[0] == pytest.approx(m) and cov[0, 0] == pytest.approx((w * (s + (mu - m) ** 2)).sum())
+    # the sample variance has standard error sqrt((m4 - v^2) / n), with the mixture's fourth
+    # central moment m4 = sum_k w_k ((mu_k - m)^4 + 6 (mu_k - m)^2 s_k + 3 s_k^2)
+    m4 = (w * ((mu - m) ** 4 + 6 * (mu - m) ** 2 * s + 3 * s**2)).sum()
+    assert abs(x.var() - cov[0, 0]) < 5 * np.sqrt((m4 - cov[0, 0] ** 2) / n)
     grid = np.linspace(-10, 12, 4001)
     assert src.pdf_1d(grid).sum() * (grid[1] - grid[0]) == pytest.approx(1.0, abs=1e-6)
 

@@ -23,8 +23,11 @@ import numpy as np
 
 from ..validation import check_choice, check_int, check_positive
 
-#: Dense bf16/fp16 tensor-core peak FLOP/s by (a part of) the CUDA device name, from the
-#: vendors' data sheets; the first matching key wins, so the specific names come first.
+#: Dense bf16/fp16 tensor-core peak FLOP/s by CUDA device model, from the vendors' data
+#: sheets. A key matches a device name when its words appear, whole and in order, among
+#: the name's words (split at spaces and dashes): "L4" matches "NVIDIA L4" but not
+#: "NVIDIA L40" or "NVIDIA L40S"; the longest matching key wins, so "H100 PCIe" wins
+#: over "H100".
 PEAK_FLOPS = {
     "H100 PCIe": 756e12,
     "H100 NVL": 835e12,
@@ -35,11 +38,27 @@ PEAK_FLOPS = {
     "A100": 312e12,
     "A10G": 70e12,
     "L40S": 362e12,
+    "L40": 181e12,
     "L4": 121e12,
     "A10": 125e12,
     "V100": 125e12,
     "T4": 65e12,
 }
+
+
+def _words(name: str) -> list[str]:
+    return name.replace("-", " ").lower().split()
+
+
+def peak_flops_of_name(name: str) -> float | None:
+    """The :data:`PEAK_FLOPS` entry of a device called ``name`` (as CUDA reports it), or None."""
+    words = _words(name)
+    best, best_len = None, 0
+    for key, flops in PEAK_FLOPS.items():
+        k = _words(key)
+        if len(k) > best_len and any(words[i:i + len(k)] == k for i in range(len(words) - len(k) + 1)):
+            best, best_len = flops, len(k)
+    return best
 
 
 def peak_flops(dev=None) -> float | None:
@@ -49,11 +68,7 @@ def peak_flops(dev=None) -> float | None:
     dev = torch.device(dev) if dev is not None else None
     if dev is None or dev.type != "cuda" or not torch.cuda.is_available():
         return None
-    name = torch.cuda.get_device_name(dev)
-    for key, flops in PEAK_FLOPS.items():
-        if key in name:
-            return flops
-    return None
+    return peak_flops_of_name(torch.cuda.get_device_name(dev))
 
 
 def model_flops_utilisation(n_params: int, tokens: int, seconds: float, peak: float | None) -> float | None:

@@ -24,7 +24,10 @@ def memoriser_error(true_probs, train_probs, T) -> np.ndarray:
     T = np.atleast_1d(np.asarray(T, float))
     with np.errstate(divide="ignore"):
         log_miss = np.where(q < 1, np.log1p(-np.minimum(q, 1.0)), -np.inf)
-    return np.exp(T[:, None] * log_miss[None, :]) @ p
+    # (1 - q)^T, with 0^0 = 1: before any sample every outcome is unseen, even a certain one
+    certain = np.isinf(log_miss)
+    log_unseen = np.where(certain[None, :] & (T[:, None] > 0), -np.inf, T[:, None] * np.where(certain, 0.0, log_miss))
+    return np.exp(log_unseen) @ p
 
 
 def memoriser_error_sd_bound(true_probs, train_probs, T) -> np.ndarray:

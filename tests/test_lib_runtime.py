@@ -1,0 +1,373 @@
+"""Device and precision choice for every kind of device, tested without one (torch's
+capability queries are replaced with monkeypatch), the fine-tuning loop's learning-rate
+schedule and gradient accumulation observed step by step, and peak FLOPs by the names
+CUDA reports."""
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from collapse_lib import runtime  # noqa: E402
+from collapse_lib.lm import TinyGPTConfig, fine_tune, tiny_gpt2  # noqa: E402
+from collapse_lib.lm import train as train_mod  # noqa: E402
+
+
+def fake_gpu(monkeypatch, *, bf16: bool, name: str = "NVIDIA A100-SXM4-80GB"):
+    """A CUDA machine as torch reports it: an Ampere GPU (capability 8.0) where ``bf16``,
+    else a Turing T4 (7.5). ``is_bf16_supported`` says yes on both, as recent torch does
+    for the T4's emulated bf16, so only the capability can decide."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (8, 0) if bf16 else (7, 5))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: name)
+
+
+def test_cpu_only_machine_runs_float32_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.device() == torch.device("cpu")
+    assert runtime.autocast_dtype() == torch.float32
+    assert runtime.autocast_dtype(torch.device("cpu")) == torch.float32
+    assert not runtime.cuda_available()
+
+
+@pytest.mark.parametrize("bf16, dtype", [(True, torch.bfloat16), (False, torch.float16)])
+def test_gpus_get_bf16_where_supported_and_fp16_otherwise(monkeypatch, bf16, dtype):
+    """bf16 on Ampere and later (A100, H100, L4), fp16 on the T4 and V100."""
+    fake_gpu(monkeypatch, bf16=bf16)
+    assert runtime.device() == torch.device("cuda")
+    assert runtime.cuda_available()
+    assert runtime.autocast_dtype() == dtype  # the default device is the GPU
+    assert runtime.autocast_dtype(torch.device("cuda", 0)) == dtype
+    assert runtime.autocast_dtype("cuda") == dtype
+    # a model kept on the CPU of a GPU machine still trains in float32
+    assert runtime.autocast_dtype(torch.device("cpu")) == torch.float32
+    assert runtime.autocast_dtype(torch.device("meta")) == torch.float32
+
+
+def test_families_follow_the_machine_unless_told(monkeypatch):
+    from collapse_lib.families.vae import VAEFamily
+
+    fake_gpu(monkeypatch, bf16=True)
+    assert VAEFamily(pixels=64, hidden=4, latent=2).torch_device() == torch.device("cuda")
+    assert VAEFamily(pixels=64, hidden=4, latent=2, device="cpu").torch_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert VAEFamily(pixels=64, hidden=4, latent=2).torch_device() == torch.device("cpu")
+
+
+def test_the_profile_follows_the_machine(monkeypatch):
+    from collapse_lib import profiles
+
+    monkeypatch.delenv("COLLAPSE_PROFILE", raising=False)
+    fake_gpu(monkeypatch, bf16=False)
+    assert profiles.resolve_profile() == "gpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.resolve_profile() == "quick"
+
+
+# the names torch.cuda.get_device_name gives, and the dense half-precision peak of each
+DEVICE_NAMES = [
+    ("Tesla T4", 65e12),
+    ("NVIDIA L4", 121e12),
+    ("NVIDIA L40", 181e12),
+    ("NVIDIA L40S", 362e12),
+    ("NVIDIA A10", 125e12),
+    ("NVIDIA A10G", 70e12),
+    ("NVIDIA A100-SXM4-80GB", 312e12),
+    ("NVIDIA A100 80GB PCIe", 312e12),
+    ("NVIDIA A100-PCIE-40GB", 312e12),
+    ("Tesla V100-SXM2-16GB", 125e12),
+    ("NVIDIA H100 80GB HBM3", 989e12),
+    ("NVIDIA H100 PCIe", 756e12),
+    ("NVIDIA H100 NVL", 835e12),
+    ("NVIDIA H200", 989e12),
+    ("NVIDIA GH200 480GB", 989e12),
+    ("NVIDIA B200", 2250e12),
+    ("NVIDIA GeForce RTX 4090", None),
+    ("NVIDIA A40", None),
+]
+
+
+@pytest.mark.parametrize("name, peak", DEVICE_NAMES)
+def test_peak_flops_by_exact_device_name(monkeypatch, name, peak):
+    assert train_mod.peak_flops_of_name(name) == peak
+    fake_gpu(monkeypatch, bf16=True, name=name)
+    assert train_mod.peak_flops("cuda") == peak
+    assert train_mod.peak_flops(torch.device("cuda", 0)) == peak
+    assert train_mod.peak_flops("cpu") is None and train_mod.peak_flops() is None
+
+
+def test_no_peak_without_cuda_even_for_a_cuda_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train_mod.peak_flops("cuda") is None
+
+
+# ---------------------------------------------------------------- the training loop
+TINY = TinyGPTConfig(n_embd=16, n_layer=1, n_head=2, n_positions=16)
+VOCAB = 50
+
+
+def tiny(seed=0):
+    return tiny_gpt2(VOCAB, TINY, eos_token_id=0, seed=seed)
+
+
+def token_blocks(n, L=8, seed=0):
+    return np.random.default_rng(seed).integers(0, VOCAB, size=(n, L)).astype(np.int32)
+
+
+class Recorder(torch.optim.AdamW):
+    """AdamW that records, at every step, the learning rate and a copy of the gradients."""
+
+    log: list = []
+
+    def step(self, closure=None):
+        Recorder.log.append((self.param_groups[0]["lr"],
+                             [p.grad.detach().clone() for g in self.param_groups for p in g["params"]]))
+        return super().step(closure)
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    Recorder.log = []
+    monkeypatch.setattr(torch.optim, "AdamW", Recorder)
+    return Recorder
+
+
+def test_cosine_schedule_runs_over_optimizer_steps_from_lr_to_min_lr(recorder):
+    """lr_i = min_lr + (lr - min_lr) (1 + cos(pi i / S)) / 2 for steps i = 0..S-1, with
+    S = epochs x ceil(n / batch_size) optimizer steps in all (not one per epoch)."""
+    n, batch, epochs, lr, min_lr = 20, 8, 3, 1e-2, 1e-4
+    stats = fine_tune(tiny(), token_blocks(n), epochs=epochs, batch_size=batch, lr=lr, min_lr=min_lr, seed=0)
+    S = epochs * math.ceil(n / batch)
+    assert stats.steps == S == 9
+    lrs = [entry[0] for entry in recorder.log]
+    expected = [min_lr + (lr - min_lr) * (1 + math.cos(math.pi * i / S)) / 2 for i in range(S)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+
+
+def test_micro_batches_give_the_gradient_of_the_whole_batch(recorder):
+    """The accumulated gradient of every step equals the one-pass gradient of its batch,
+    including the short last batch (20 blocks: batches of 8, 8 and 4; micro-batches of
+    3). Float32 sums in another order agree to about 1e-6 of the gradient's size."""
+    x = token_blocks(20, seed=1)
+    fine_tune(tiny(), x, epochs=1, batch_size=8, lr=1e-3, seed=3)
+    whole = recorder.log[:]
+    recorder.log.clear()
+    fine_tune(tiny(), x, epochs=1, batch_size=8, micro_batch_size=3, lr=1e-3, seed=3)
+    micro = recorder.log[:]
+    assert len(whole) == len(micro) == 3
+    for (_, ga), (_, gb) in zip(whole, micro):
+        scale = max(float(g.abs().max()) for g in ga)
+        for a, b in zip(ga, gb):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_the_loss_of_an_epoch_is_the_mean_over_its_blocks(recorder):
+    """With lr = min_lr tiny the model barely moves: the reported loss of the one epoch is
+    the mean token cross-entropy of the untouched model over all blocks, to the change
+    that steps of 1e-9 make."""
+    from collapse_lib.lm import corpus_perplexity
+
+    x = token_blocks(12, seed=2)
+    m = tiny()
+    before = math.log(corpus_perplexity(m, x))
+    stats = fine_tune(m, x, epochs=1, batch_size=5, micro_batch_size=2, lr=1e-9, min_lr=0.0, seed=0)
+    assert stats.losses[0] == pytest.approx(before, rel=1e-5)
+    assert stats.tokens == 12 * 8 and stats.steps == 3
+
+
+def test_fine_tuning_reports_what_it_did(recorder, monkeypatch):
+    """The statistics of a run on the CPU: steps, tokens, parameters, device, precision,
+    throughput, and the MFU from the device's peak (a made-up peak of 1 TFLOP/s here;
+    on the CPU there is none, so None)."""
+    from collapse_lib.lm.models import count_parameters
+
+    import time
+
+    m = tiny()
+    x = token_blocks(10)
+    t0 = time.perf_counter()
+    stats = fine_tune(m, x, epochs=2, batch_size=4, lr=1e-3, weight_decay=0.01, seed=0)
+    assert 0 < stats.seconds <= time.perf_counter() - t0  # the loop's own wall-clock time
+    assert stats.steps == 6 and stats.tokens == 2 * 10 * 8 and len(stats.losses) == 2
+    assert stats.n_params == count_parameters(m) and stats.device == "cpu" and stats.dtype == "float32"
+    assert stats.seconds > 0 and stats.tokens_per_s == pytest.approx(stats.tokens / stats.seconds)
+    assert stats.mfu is None and not m.training
+    opt_groups = recorder.log  # the optimizer was built with the settings asked for
+    assert len(opt_groups) == 6
+    monkeypatch.setattr(train_mod, "peak_flops", lambda dev: 1e12 if dev == torch.device("cpu") else None)
+    stats = fine_tune(tiny(), x, epochs=1, batch_size=4, seed=0)
+    assert stats.mfu == pytest.approx(6 * stats.n_params * stats.tokens / stats.seconds / 1e12, rel=1e-9)
+    assert train_mod.model_flops_utilisation(10, 10, 0.0, 1e12) is None
+    assert train_mod.model_flops_utilisation(10, 10, 1.0, None) is None
+
+
+def test_weight_decay_and_learning_rate_reach_the_optimizer(monkeypatch):
+    built = []
+
+    class Spy(torch.optim.AdamW):
+        def __init__(self, params, **kw):
+            built.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Spy)
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=3e-3, weight_decay=0.05, seed=0)
+    assert built == [{"lr": 3e-3, "weight_decay": 0.05}]  # no fused kernel on the CPU
+
+
+def test_training_is_a_function_of_the_seed_and_leaves_global_randomness_alone():
+    x = token_blocks(12, seed=4)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    a = tiny()
+    fine_tune(a, x, epochs=1, batch_size=4, lr=1e-2, seed=1)
+    torch.testing.assert_close(torch.rand(3), expected_next)  # torch's global stream is restored
+    b, c = tiny(), tiny()
+    fine_tune(b, x, epochs=1, batch_size=4, lr=1e-2, seed=1)
+    fine_tune(c, x, epochs=1, batch_size=4, lr=1e-2, seed=2)  # another seed: another order of the blocks
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+    # a micro-batch larger than the batch is the batch; amp=False is the CPU's float32 anyway
+    d = tiny()
+    fine_tune(d, x, epochs=1, batch_size=4, micro_batch_size=100, lr=1e-2, seed=1, amp=False)
+    for p, q in zip(a.parameters(), d.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"batch_size": 0}, r"batch_size=0 is not allowed"),
+    ({"micro_batch_size": 0}, r"micro_batch_size=0 is not allowed"),
+    ({"lr": 0.0}, r"lr=0.0 is not allowed"),
+    ({"lr": 1e-3, "min_lr": -1e-6}, r"min_lr=-1e-06 is not allowed: it must be between 0 and lr=0.001"),
+    ({"weight_decay": -0.1}, r"weight_decay=-0.1 is not allowed: it must be a number >= 0"),
+])
+def test_bad_training_settings_are_refused_by_name(kw, message):
+    with pytest.raises(ValueError, match=message):
+        fine_tune(tiny(), token_blocks(4), **kw)
+
+
+@pytest.mark.parametrize("blocks", [np.zeros(8, np.int32), np.zeros((0, 8), np.int32), np.zeros((3, 1), np.int32)])
+def test_blocks_of_the_wrong_shape_are_refused(blocks):
+    with pytest.raises(ValueError, match=r"blocks of shape .* are not allowed: they must be \(n >= 1, block_size >= 2\)"):
+        fine_tune(tiny(), blocks)
+
+
+def test_edge_settings_that_are_allowed():
+    """min_lr = lr (a constant rate), min_lr = 0, weight decay 0, blocks of two tokens and
+    exactly the model's longest context all train."""
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=1e-3, min_lr=1e-3)
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, lr=1e-3, min_lr=0.0, weight_decay=0.0)
+    fine_tune(tiny(), token_blocks(4, L=2), epochs=1, batch_size=4)
+    fine_tune(tiny(), token_blocks(2, L=TINY.n_positions), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match=r"block_size=17 is not allowed: the model takes at most 16 tokens"):
+        fine_tune(tiny(), token_blocks(2, L=TINY.n_positions + 1), epochs=1, batch_size=2)
+
+
+def test_fast_matmul_turns_tf32_on():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        train_mod.enable_fast_matmul()
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+# ------------------------------------------------------------ seeds, streams, cache
+def test_generation_streams_are_keyed_by_seed_generation_and_purpose():
+    a = runtime.generation_rng(3, 5, "synthetic").random(4)
+    np.testing.assert_array_equal(a, np.random.default_rng([3, 5, runtime.STREAMS.index("synthetic")]).random(4))
+    draws = {(s, g, p): runtime.generation_rng(s, g, p).random() for s in (0, 1) for g in (0, 1) for p in runtime.STREAMS}
+    assert len(set(draws.values())) == len(draws)  # every stream its own
+    with pytest.raises(ValueError, match=r"purpose='noise' is not allowed: it must be one of \('real', 'synthetic', "
+                                         r"'policy', 'eval'\)"):
+        runtime.generation_rng(0, 0, "noise")
+
+
+def test_seed_everything_seeds_python_numpy_and_torch():
+    import random
+
+    runtime.seed_everything(2**32 + 7)  # larger than NumPy's legacy seeds: taken modulo 2^32
+    a = (random.random(), np.random.random(), torch.rand(1).item())
+    runtime.seed_everything(2**32 + 7)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == a
+    np.random.seed(7)
+    assert np.random.random() == a[1]
+    runtime.seed_everything(8)
+    assert random.random() != a[0]
+
+
+def test_cache_dir_defaults_to_the_home_cache_and_creates_nested_parts(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLLAPSE_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = runtime.cache_dir("runs", "lm")
+    assert path == tmp_path / ".cache" / "collapse_lib" / "runs" / "lm" and path.is_dir()
+    assert runtime.cache_dir() == tmp_path / ".cache" / "collapse_lib"
+
+
+def test_no_torch_means_no_cuda(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    assert runtime.cuda_available() is False
+
+
+def test_the_defaults_are_the_papers_recipe(monkeypatch):
+    """Shumailov et al.'s fine-tuning: AdamW at 2e-5 annealed to 1e-6, batches of 128
+    blocks, no weight decay, 5 epochs (their setting without original data), seed 0, no
+    progress bar unless asked. Observed on a call without settings: 129 blocks take two
+    steps an epoch, ten in all."""
+    from collapse_lib import progress as progress_mod
+
+    built, bars = [], []
+
+    class Spy(torch.optim.AdamW):
+        def __init__(self, params, **kw):
+            built.append(kw)
+            super().__init__(params, **kw)
+
+        def step(self, closure=None):
+            built.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    real_bar = progress_mod.progress
+    monkeypatch.setattr(progress_mod, "progress",
+                        lambda it, total, desc, enabled: bars.append((desc, enabled)) or real_bar(it, enabled=False))
+    monkeypatch.setattr(torch.optim, "AdamW", Spy)
+    x = token_blocks(129, L=4)
+    a = tiny()
+    stats = fine_tune(a, x)
+    assert built[0] == {"lr": 2e-5, "weight_decay": 0.0} and stats.steps == 10
+    assert built[1] == pytest.approx(2e-5) and built[-1] == pytest.approx(1e-6 + (2e-5 - 1e-6) * (1 + math.cos(math.pi * 9 / 10)) / 2)
+    assert bars == [("fine-tuning", False)]
+
+
+def test_the_first_step_follows_the_seeded_order_and_the_progress_bar_is_labelled(recorder, monkeypatch):
+    """The gradient of the first step, recomputed by hand: the blocks of the first batch
+    are the first ones of torch.randperm(n) drawn from a generator seeded by ``seed``,
+    and the gradient is that of their mean next-token loss. Batches of one block and
+    micro-batches of one are allowed."""
+    from collapse_lib import progress as progress_mod
+
+    bars = []
+    real_bar = progress_mod.progress
+    monkeypatch.setattr(progress_mod, "progress",
+                        lambda it, total, desc, enabled: bars.append((total, desc, enabled)) or real_bar(it, enabled=False))
+    x = token_blocks(9, seed=6)
+    m = tiny(seed=2)
+    start = tiny(seed=2)
+    fine_tune(m, x, epochs=1, batch_size=4, micro_batch_size=1, lr=1e-3, seed=11, desc="label", progress=None)
+    assert bars == [(1, "label", None)]
+    order = torch.randperm(9, generator=torch.Generator().manual_seed(11))
+    batch = torch.as_tensor(x, dtype=torch.long)[order[:4]]
+    start.train()
+    loss = start(input_ids=batch, attention_mask=torch.ones_like(batch), labels=batch).loss
+    loss.backward()
+    scale = max(float(p.grad.abs().max()) for p in start.parameters())
+    for p, g in zip(start.parameters(), recorder.log[0][1]):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5 * scale)
+    fine_tune(tiny(), x[:3], epochs=1, batch_size=1, lr=1e-3)  # one block a step
