@@ -255,7 +255,10 @@ def _made_wrong(value):
     import numpy as _np
     if callable(value):
         return lambda *args, **kwargs: _made_wrong(value(*args, **kwargs))
-    return _np.asarray(value, dtype=float) * 1.5 + 1.0
+    try:
+        return _np.asarray(value, dtype=float) * 1.5 + 1.0
+    except (TypeError, ValueError):  # not a number (a random generator, a string): left as it is
+        return value
 '''
 
 
