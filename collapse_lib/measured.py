@@ -66,20 +66,24 @@ def _seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 600 else f"{s / 60:.0f} min"
 
 
-def timing_table(chapters: dict[str, tuple[str, str]], folder: str | Path) -> str:
-    """A Markdown table: chapter, its ``quick`` time (given), and its ``gpu`` and
-    ``paper`` times from the newest results file ("not measured yet" without one).
-    ``chapters`` maps the chapter number ("01") to (title, quick time)."""
+def timing_table(chapters: dict[str, tuple[str, ...]], folder: str | Path) -> str:
+    """A Markdown table: chapter, its CPU times (given: ``quick``, then ``cpu`` when the
+    tuples hold it), and its ``gpu`` and ``paper`` times from the newest results file
+    ("not measured yet" without one). ``chapters`` maps the chapter number ("01") to
+    (title, quick time) or (title, quick time, cpu time)."""
     rec = newest_results(folder) or {}
     measured = rec.get("chapters", {})
-    lines = ["| chapter | `quick`, 2-core CPU | `gpu` | `paper` |", "| --- | --- | --- | --- |"]
-    for number, (title, quick) in chapters.items():
+    cpu_column = all(len(row) == 3 for row in chapters.values())
+    head = "| chapter | `quick`, 2-core CPU |" + (" `cpu`, 2-core CPU |" if cpu_column else "") + " `gpu` | `paper` |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for number, (title, quick, *cpu) in chapters.items():
         gpu = measured.get(number, {})
         gpu_time = _seconds(gpu["seconds"]) if gpu.get("ok") else "not measured yet"
         paper = "not measured yet"
         if number == "04" and "results" in rec.get("paper_lm", {}):
             paper = _seconds(rec["paper_lm"]["seconds"])
-        lines.append(f"| {int(number)}. {title} | {quick} | {gpu_time} | {paper} |")
+        cpu_time = f" {cpu[0]} |" if cpu_column else ""
+        lines.append(f"| {int(number)}. {title} | {quick} |{cpu_time} {gpu_time} | {paper} |")
     where = (f"`gpu` and `paper` columns: {rec['device']}, {rec['date']} (commit {rec['commit'][:10]}, "
              f"`benchmarks/results/{rec['file']}`)" if rec else
              "`gpu` and `paper` columns: no GPU run has been committed to `benchmarks/results/` yet")

@@ -156,6 +156,9 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
     env = dict(os.environ)
     env.update(COLLAPSE_PROFILE="gpu", CI="true")
+    # the chapters' claims are shown and recorded in each results.json, not enforced: at the
+    # dry run's toy sizes they need not hold, and on a GPU whether they hold is measured
+    env.pop("COLLAPSE_STRICT_CLAIMS", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if args.dry_run:

@@ -25,6 +25,13 @@ def test_without_a_gpu_run_the_columns_say_not_measured_yet(tmp_path):
     assert table.count("not measured yet") == 4 and "| 3. Variational autoencoders | 21 s |" in table
 
 
+def test_a_cpu_column_when_every_chapter_has_a_cpu_time(tmp_path):
+    table = timing_table({k: (*v, "4 min") for k, v in CHAPTERS.items()}, tmp_path)
+    assert table.splitlines()[:2] == ["| chapter | `quick`, 2-core CPU | `cpu`, 2-core CPU | `gpu` | `paper` |",
+                                      "| --- | --- | --- | --- | --- |"]
+    assert "| 3. Variational autoencoders | 21 s | 4 min | not measured yet | not measured yet |" in table
+
+
 def test_the_newest_gpu_run_fills_the_columns(tmp_path):
     write(tmp_path, "t4-2026-01-01.json", device="Tesla T4", date="2026-01-01", commit="a" * 40,
           chapters={"03": {"ok": True, "seconds": 300}})
