@@ -119,19 +119,29 @@ def lm_run_flops(cfg, *, n_params: int = OPT_125M_PARAMETERS, blocks: int | None
 
 
 def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None, units: str = "regime") -> WallTime:
-    """The estimate for ``gpus`` GPUs (unit ``i`` on GPU ``i mod gpus``), from the
-    throughput in ``measured`` (keys of :data:`ASSUMED`) or the assumed one.
+    """The estimate for ``gpus`` GPUs, from the throughput in ``measured`` (keys of
+    :data:`ASSUMED`) or the assumed one.
 
-    ``units="regime"`` is what :mod:`collapse_lib.distributed` spreads; ``"chain"``
-    (every regime's chains as separate units) is what a split of the chains would give,
-    which is not implemented."""
+    ``units="regime"`` is what :mod:`collapse_lib.distributed` does: regime ``i`` on GPU
+    ``i mod gpus``, or, with more GPUs than regimes, on a data-parallel group of them
+    (:func:`~collapse_lib.distributed.unit_ranks`) that shares its fine-tuning and its
+    generation (taken to scale linearly with the group, communication not counted) while
+    every GPU of the group scores the test set. ``"chain"`` (every regime's chains as
+    separate units) is what a split of the chains would give, which is not implemented."""
+    from .distributed import unit_ranks
+
     rate = measured or ASSUMED
-    per = {}
+    per, shared, scoring = {}, {}, {}
     counts = lm_run_flops(cfg)
     for regime, c in counts.items():
-        per[regime] = (c["train_tokens"] / rate["train_tokens_per_s"] + c["new_tokens"] / rate["generate_tokens_per_s"]
-                       + c["eval_tokens"] / rate["eval_tokens_per_s"])
+        shared[regime] = c["train_tokens"] / rate["train_tokens_per_s"] + c["new_tokens"] / rate["generate_tokens_per_s"]
+        scoring[regime] = c["eval_tokens"] / rate["eval_tokens_per_s"]
+        per[regime] = shared[regime] + scoring[regime]
     if units == "regime":
+        if gpus > len(cfg.regimes):
+            groups = unit_ranks(len(cfg.regimes), gpus)
+            seconds = max(shared[r] / len(g) + scoring[r] for r, g in zip(cfg.regimes, groups))
+            return WallTime(per, gpus, seconds, {k: v["flops"] for k, v in counts.items()}, rate["device"])
         work = [per[r] for r in cfg.regimes]
     elif units == "chain":
         work = [per[r] / cfg.chains for r in cfg.regimes for _ in range(cfg.chains)]

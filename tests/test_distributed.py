@@ -1,5 +1,6 @@
 """``torchrun`` spreads the language-model regimes over processes (gloo on the CPU) and
-gives the numbers of one process (:mod:`collapse_lib.distributed`)."""
+gives the numbers of one process; with more processes than regimes, a regime's ranks
+fine-tune and generate data-parallel (:mod:`collapse_lib.distributed`)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,72 @@ def test_one_process_is_a_world_of_one():
 
     assert distributed.world() == (0, 1) and distributed.is_main()
     assert distributed.map_units(lambda u: u * 2, [1, 2, 3]) == [2, 4, 6]
+
+
+def test_units_are_dealt_to_ranks_and_groups():
+    from collapse_lib.distributed import unit_ranks
+
+    assert unit_ranks(3, 2) == [[0], [1], [0]]  # fewer ranks: unit i on rank i mod N
+    assert unit_ranks(2, 2) == [[0], [1]]
+    assert unit_ranks(2, 5) == [[0, 2, 4], [1, 3]]  # more ranks: a group per unit, every rank used once
+    assert unit_ranks(1, 3) == [[0, 1, 2]]
+    assert unit_ranks(0, 4) == []
+
+
+def test_a_group_shares_out_every_item_once():
+    from collapse_lib.distributed import Group
+
+    for n in (0, 1, 5, 7, 64):
+        for size in (1, 2, 3, 8):
+            shares = [Group(None, r, size).shard(n) for r in range(size)]
+            assert [i for s in shares for i in range(n)[s]] == list(range(n))  # in order, each once
+            lengths = [len(range(n)[s]) for s in shares]
+            assert max(lengths) - min(lengths) <= 1
+
+
+def _data_parallel_worker(rank: int, size: int, port: int, out: str) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from collapse_lib.distributed import Group
+    from collapse_lib.lm import TinyGPTConfig, fine_tune, tiny_gpt2
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=size)
+    try:
+        model = tiny_gpt2(64, TinyGPTConfig(n_embd=32, n_layer=1, n_head=2, n_positions=16), seed=0)
+        stats = fine_tune(model, DP_BLOCKS, **DP_SETTINGS, group=Group(None, rank, size))
+        torch.save({"state": model.state_dict(), "losses": stats.losses, "steps": stats.steps},
+                   f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+#: 10 blocks in steps of 4 (4, 4, 2): with 2 ranks the last step has one micro-batch, so
+#: one rank adds no gradient to it
+DP_BLOCKS = np.random.default_rng(3).integers(0, 64, size=(10, 8))
+DP_SETTINGS = dict(epochs=2, batch_size=4, lr=3e-3, min_lr=1e-4, seed=11)
+
+
+def test_data_parallel_fine_tuning_equals_one_process(tmp_path):
+    import torch
+    import torch.multiprocessing as mp
+
+    from collapse_lib.lm import TinyGPTConfig, fine_tune, tiny_gpt2
+
+    mp.spawn(_data_parallel_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    one = tiny_gpt2(64, TinyGPTConfig(n_embd=32, n_layer=1, n_head=2, n_positions=16), seed=0)
+    stats = fine_tune(one, DP_BLOCKS, **DP_SETTINGS)
+    assert ranks[0]["steps"] == ranks[1]["steps"] == stats.steps == 2 * 3
+    for k, v in one.state_dict().items():
+        # both ranks apply the same summed gradients, so they hold the same weights exactly
+        assert torch.equal(ranks[0]["state"][k], ranks[1]["state"][k]), k
+        # and those of one process up to float32 rounding of the gradient sums (relative
+        # 1e-7 each, over 6 Adam steps of at most lr = 3e-3): a step computed from half a
+        # batch, or a lost share of its gradient, moves the weights by about lr instead
+        torch.testing.assert_close(ranks[0]["state"][k], v, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["losses"], stats.losses, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -56,3 +124,22 @@ def test_torchrun_with_two_processes_gives_the_numbers_of_one(tmp_path):
     # each regime ran (and was stored) in its own process
     assert len(list((tmp_path / "c2" / "runs" / "lm").glob("*/gen_000001.npz"))) == 2
     assert (tmp_path / "two" / "figures" / "test_perplexity.png").exists()
+    assert a["regimes"]["replace"]["ranks"] == b["regimes"]["replace"]["ranks"] == 1
+
+    # one regime and one chain on two processes: they fine-tune and generate data-parallel,
+    # and chain 0 gets the numbers of the one-process run (chain 0's streams do not depend
+    # on the number of chains) up to float32 rounding of the gradient sums and of batched
+    # kernels on shares of the prompts (relative 1e-7 per operation; 1e-5 leaves room for
+    # the few thousand operations of two generations, and a lost share of a gradient or of
+    # the continuations would change the perplexities by whole percents)
+    shutil.copytree(tmp_path / "c1", tmp_path / "c3", ignore=shutil.ignore_patterns("runs"))
+    dp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                         "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "collapse_lib", "run", "lm",
+                         "--profile", "quick", "--set", "regimes=replace", "--set", "chains=1", "--out",
+                         str(tmp_path / "dp")], env={**env, "COLLAPSE_CACHE": str(tmp_path / "c3")}, cwd=ROOT,
+                        capture_output=True, text=True, timeout=600)
+    assert dp.returncode == 0, dp.stderr[-3000:]
+    c = json.loads((tmp_path / "dp" / "results.json").read_text())["regimes"]["replace"]
+    assert c["ranks"] == 2
+    np.testing.assert_allclose(np.array(c["test_ppl_by_chain"])[:, 0],
+                               np.array(a["regimes"]["replace"]["test_ppl_by_chain"])[:, 0], rtol=1e-5)

@@ -58,12 +58,21 @@ def test_regimes_spread_over_gpus_bound_the_wall_time():
     paper = lm.config("paper")
     one, two, eight = (lm_paper_wall_time(paper, g) for g in (1, 2, 8))
     assert one.seconds == pytest.approx(sum(one.regimes.values()))
-    assert two.seconds == eight.seconds == pytest.approx(max(one.regimes.values()))
+    assert two.seconds == pytest.approx(max(one.regimes.values()))
     assert one.regimes["mix"] > one.regimes["replace"]  # twice the epochs
     rates = {"train_tokens_per_s": 1e6, "generate_tokens_per_s": 1e4, "eval_tokens_per_s": 3e6, "device": "x"}
-    fl = lm_run_flops(paper)["replace"]
+    fl = {r: lm_run_flops(paper)[r] for r in paper.regimes}
     assert lm_paper_wall_time(paper, 1, rates).regimes["replace"] == pytest.approx(
-        fl["train_tokens"] / 1e6 + fl["new_tokens"] / 1e4 + fl["eval_tokens"] / 3e6)
+        fl["replace"]["train_tokens"] / 1e6 + fl["replace"]["new_tokens"] / 1e4 + fl["replace"]["eval_tokens"] / 3e6)
+    # 8 GPUs, 2 regimes: a data-parallel group of 4 per regime shares training and
+    # generation; each of its GPUs scores the test set
+    mix = fl["mix"]
+    assert lm_paper_wall_time(paper, 8, rates).seconds == pytest.approx(
+        (mix["train_tokens"] / 1e6 + mix["new_tokens"] / 1e4) / 4 + mix["eval_tokens"] / 3e6)
+    # 3 GPUs: replace gets GPUs 0 and 2, mix GPU 1 alone
+    three = lm_paper_wall_time(paper, 3, rates)
+    assert three.seconds == pytest.approx(three.regimes["mix"])
+    assert max(eight.seconds, three.seconds) < one.seconds
     assert OPT_125M_PARAMETERS == 125_239_296
 
 

@@ -303,6 +303,7 @@ class RegimeResult:
     generate_tokens_per_s: float  # mean over the generations computed by this process (NaN if none)
     resumed_from: int | None = None
     label: str = ""  # how figures and tables name the regime
+    ranks: int = 1  # processes that ran it (more than one: data-parallel, under torchrun)
 
     @property
     def generations(self) -> np.ndarray:
@@ -371,10 +372,13 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
                                  generations=cfg.generations, samples=len(setup.train_blocks), chains=cfg.chains,
                                  seed=cfg.seed, record=record, store=store, callback=after,
                                  desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
+    from ..distributed import data_parallel
+
     gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
+    group = data_parallel()
     return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
                         h["mfu"], h["example"], float(np.mean(gen_tps)) if gen_tps else float("nan"),
-                        h.resumed_from, regime_label(regime, cfg.real_fraction))
+                        h.resumed_from, regime_label(regime, cfg.real_fraction), 1 if group is None else group.size)
 
 
 def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResult:
@@ -408,6 +412,7 @@ def summary(res: LMResult) -> dict:
             "train_tokens_per_s": float(np.mean(r.train_tokens_per_s)),
             "generate_tokens_per_s": r.generate_tokens_per_s,
             "mfu": float(mfu.mean()) if mfu.size else None,
+            "ranks": r.ranks,
         }
     out["claims"] = [c.as_dict() for c in claims(res)]
     return out

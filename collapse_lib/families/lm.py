@@ -193,6 +193,7 @@ class LMFamily:
 
         import torch
 
+        from ..distributed import data_parallel
         from ..lm.train import fine_tune
         from ..store import atomic_write_bytes
 
@@ -204,7 +205,7 @@ class LMFamily:
                 stats = fine_tune(model, data.tokens[c], epochs=self.epochs, batch_size=self.batch_size,
                                   micro_batch_size=self.micro_batch_size, lr=self.lr, min_lr=self.min_lr,
                                   weight_decay=self.weight_decay, seed=key, progress=self._bars(),
-                                  desc=f"fine-tuning chain {c}")
+                                  desc=f"fine-tuning chain {c}", group=data_parallel())
             buf = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
             atomic_write_bytes(self.checkpoint(key), buf.getvalue())
@@ -235,10 +236,18 @@ class LMFamily:
         N = len(self.prompts)
         if n > N:
             raise ValueError(f"samples={n!r} is not allowed: there are only {N} training blocks to continue")
+        from ..distributed import data_parallel
+
         idx = np.argsort(rng.random((params.chains, N)), axis=1)[:, :n]
         out = np.empty((params.chains, n, self.block_size), dtype=np.int32)
+        group = data_parallel()
         for c in range(params.chains):
-            out[c] = self.continue_blocks(params, c, self.prompts[idx[c]])
+            if group is None:
+                out[c] = self.continue_blocks(params, c, self.prompts[idx[c]])
+            else:  # each rank of the data-parallel group continues its share of the prompts
+                mine = self.prompts[idx[c]][group.shard(n)]
+                part = self.continue_blocks(params, c, mine) if len(mine) else mine[:, :0]
+                out[c] = np.concatenate([np.asarray(q).reshape(-1, self.block_size) for q in group.gather(part)])
         return TokenBlocks(out)
 
     # ------------------------------------------------------------------ scores

@@ -112,10 +112,24 @@ def _sync(dev) -> None:
         torch.cuda.synchronize(dev)
 
 
+def sum_gradients(model, group) -> None:
+    """Sum the gradients of ``model``'s trainable weights over ``group`` (one
+    all-reduce of a flat buffer); a weight without a gradient on a rank counts as zero."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    group.sum_(flat)
+    start = 0
+    for p in params:
+        p.grad = flat[start:start + p.numel()].view_as(p).clone()
+        start += p.numel()
+
+
 def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_batch_size: int | None = None,
               lr: float = 2e-5, min_lr: float = 1e-6, weight_decay: float = 0.0, seed: int = 0,
               amp: bool = True, precision: str | None = None, progress: bool | None = False,
-              desc: str = "fine-tuning") -> FineTuneStats:
+              desc: str = "fine-tuning", group=None) -> FineTuneStats:
     """Train ``model`` in place on ``blocks`` (n, block_size) of token ids, every block a
     training sequence (next-token loss on all its positions), for ``epochs`` passes in a
     random order drawn from ``seed``; the model is left in eval mode.
@@ -130,6 +144,11 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     precision: the autocast dtype, ``"bfloat16"``, ``"float16"`` or ``"float32"``, instead
         of the device's choice (:func:`collapse_lib.runtime.autocast_dtype`); bf16 also
         runs on the CPU (as the tests do, to check the mixed-precision path without a GPU).
+    group: a :class:`collapse_lib.distributed.Group` of ranks that hold the same model
+        and train it data-parallel: the micro-batches of every step are dealt to the
+        ranks in turn (a batch is cut into at least one micro-batch per rank), the
+        gradients are summed over the group before the step, and every rank ends with
+        the same model, that of one process up to the order of the sums.
 
     Dropout and shuffling draw from generators seeded by ``seed`` (torch's global state is
     restored afterwards), so the same call on the same device gives the same model.
@@ -143,6 +162,8 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     batch_size = check_int("batch_size", batch_size, minimum=1)
     micro = batch_size if micro_batch_size is None else check_int("micro_batch_size", micro_batch_size, minimum=1)
     micro = min(micro, batch_size)
+    if group is not None:
+        micro = min(micro, -(-batch_size // group.size))
     lr = check_positive("lr", lr)
     if not (0 <= min_lr <= lr):
         raise ValueError(f"min_lr={min_lr!r} is not allowed: it must be between 0 and lr={lr!r}")
@@ -187,7 +208,9 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
                 opt.zero_grad(set_to_none=True)
-                for j in range(0, len(idx), micro):
+                for k, j in enumerate(range(0, len(idx), micro)):
+                    if group is not None and k % group.size != group.rank:
+                        continue
                     x = data[idx[j:j + micro]]
                     with torch.autocast(dev.type, dtype=dtype, enabled=use_amp):
                         loss = model(input_ids=x, attention_mask=torch.ones_like(x), labels=x).loss
@@ -195,6 +218,8 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
                     part = loss * (len(x) / len(idx))
                     (scaler.scale(part) if scaler is not None else part).backward()
                     total += loss.detach().float() * len(x)
+                if group is not None:
+                    sum_gradients(model, group)
                 if scaler is not None:
                     scaler.step(opt)
                     scaler.update()
@@ -202,10 +227,15 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
                     opt.step()
                 sched.step()
                 stats.steps += 1
+            if group is not None:
+                group.sum_(total)
             stats.losses.append(float(total) / n)
     _sync(dev)
     stats.seconds = time.perf_counter() - start
     stats.tokens = epochs * n * L
-    stats.mfu = model_flops_utilisation(stats.n_params, stats.tokens, stats.seconds, peak_flops(dev))
+    peak = peak_flops(dev)
+    if peak is not None and group is not None:
+        peak *= group.size  # the group's devices trained the tokens together
+    stats.mfu = model_flops_utilisation(stats.n_params, stats.tokens, stats.seconds, peak)
     model.eval()
     return stats
