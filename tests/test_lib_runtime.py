@@ -48,6 +48,54 @@ def test_gpus_get_bf16_where_supported_and_fp16_otherwise(monkeypatch, bf16, dty
     assert runtime.autocast_dtype(torch.device("meta")) == torch.float32
 
 
+@pytest.mark.parametrize("device_type, amp, precision, device_precision, expected", [
+    # an Ampere-or-later GPU: bf16 autocast, no scaler, fused AdamW, TF32
+    ("cuda", True, None, "bfloat16", ("bfloat16", True, False, True, True)),
+    # a T4 or V100: fp16 autocast with a gradient scaler
+    ("cuda", True, None, "float16", ("float16", True, True, True, True)),
+    # mixed precision switched off on a GPU: float32, still the GPU's fused kernel and TF32
+    ("cuda", False, None, "bfloat16", ("float32", False, False, True, True)),
+    # a precision asked for wins over the device's, and over amp=False
+    ("cuda", True, "float16", "bfloat16", ("float16", True, True, True, True)),
+    ("cuda", False, "bfloat16", "float16", ("bfloat16", True, False, True, True)),
+    ("cuda", True, "float32", "bfloat16", ("float32", False, False, True, True)),
+    # the CPU: float32 and the plain loop, unless bf16 is asked for (the tests' check of
+    # the mixed-precision path); fp16 on the CPU gets the scaler as on a GPU
+    ("cpu", True, None, "float32", ("float32", False, False, False, False)),
+    ("cpu", True, "bfloat16", "float32", ("bfloat16", True, False, False, False)),
+    ("cpu", False, "float16", "float32", ("float16", True, True, False, False)),
+    ("mps", True, None, "float32", ("float32", False, False, False, False)),
+])
+def test_training_plan_for_every_kind_of_device(device_type, amp, precision, device_precision, expected):
+    plan = train_mod.training_plan(device_type, amp=amp, precision=precision, device_precision=device_precision)
+    assert (plan.dtype, plan.autocast, plan.grad_scaler, plan.fused_adamw, plan.fast_matmul) == expected
+
+
+def test_training_plan_follows_the_device_by_default_and_refuses_other_precisions():
+    assert train_mod.training_plan("cuda", device_precision="bfloat16").dtype == "bfloat16"  # amp is on by default
+    assert train_mod.training_plan("cuda").dtype == "float32"  # a device without a reduced precision
+    with pytest.raises(ValueError, match=r"precision='fp8' is not allowed: it must be one of 'bfloat16', "
+                                         r"'float16', 'float32'"):
+        train_mod.training_plan("cuda", precision="fp8")
+
+
+@pytest.mark.parametrize("bf16, dtype", [(True, "bfloat16"), (False, "float16")])
+def test_fine_tuning_asks_the_device_for_its_precision(monkeypatch, bf16, dtype):
+    """fine_tune passes the device's own choice (runtime.autocast_dtype, made to answer
+    as a GPU's would) to the plan, with the settings it was given."""
+    seen = []
+    real = train_mod.training_plan
+
+    def spy(device_type, **kw):
+        seen.append((device_type, kw))
+        return real(device_type, **kw)
+
+    monkeypatch.setattr(train_mod, "training_plan", spy)
+    monkeypatch.setattr(runtime, "autocast_dtype", lambda dev=None: getattr(torch, dtype))
+    fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, seed=0, precision="float32")
+    assert seen == [("cpu", {"amp": True, "precision": "float32", "device_precision": dtype})]
+
+
 def test_families_follow_the_machine_unless_told(monkeypatch):
     from collapse_lib.families.vae import VAEFamily
 

@@ -105,6 +105,37 @@ class FineTuneStats:
         return self.tokens / self.seconds if self.seconds > 0 else float("nan")
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How :func:`fine_tune` runs on a kind of device: the choices that differ between a
+    GPU and the CPU, made in one place (:func:`training_plan`) so they can be checked for
+    every kind of device without one."""
+
+    dtype: str  # the autocast precision: "bfloat16", "float16" or "float32"
+    autocast: bool  # whether forward passes run under torch.autocast (any dtype but float32)
+    grad_scaler: bool  # fp16's gradient scaling (its 5 exponent bits let small gradients underflow)
+    fused_adamw: bool  # the fused AdamW kernel (CUDA only)
+    fast_matmul: bool  # TF32 matrix products (CUDA only)
+
+
+def training_plan(device_type: str, *, amp: bool = True, precision: str | None = None,
+                  device_precision: str = "float32") -> TrainingPlan:
+    """The :class:`TrainingPlan` of a device of type ``device_type`` ("cuda", "cpu", ...)
+    whose own reduced precision is ``device_precision``
+    (:func:`collapse_lib.runtime.precision_for`): ``precision`` when given, else the
+    device's with ``amp`` and float32 without."""
+    from ..runtime import needs_grad_scaler
+
+    if precision is not None:
+        dtype = check_choice("precision", precision, ("bfloat16", "float16", "float32"))
+    else:
+        dtype = device_precision if amp else "float32"
+    cuda = device_type == "cuda"
+    autocast = dtype != "float32"
+    return TrainingPlan(dtype=dtype, autocast=autocast, grad_scaler=autocast and needs_grad_scaler(dtype),
+                        fused_adamw=cuda, fast_matmul=cuda)
+
+
 def _sync(dev) -> None:
     import torch
 
@@ -156,7 +187,7 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     import torch
 
     from ..progress import progress as bar
-    from ..runtime import autocast_dtype, needs_grad_scaler
+    from ..runtime import autocast_dtype
 
     epochs = check_int("epochs", epochs, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -179,23 +210,20 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
                          f"{max_positions(model)} tokens")
 
     dev = next(model.parameters()).device
-    if precision is not None:
-        check_choice("precision", precision, ("bfloat16", "float16", "float32"))
-        dtype = getattr(torch, precision)
-    else:
-        dtype = autocast_dtype(dev) if amp else torch.float32
-    use_amp = dtype != torch.float32
-    if dev.type == "cuda":
+    plan = training_plan(dev.type, amp=amp, precision=precision,
+                         device_precision=str(autocast_dtype(dev)).replace("torch.", ""))
+    dtype, use_amp = getattr(torch, plan.dtype), plan.autocast
+    if plan.fast_matmul:
         enable_fast_matmul()
-    scaler = torch.amp.GradScaler(dev.type) if use_amp and needs_grad_scaler(dtype) else None
+    scaler = torch.amp.GradScaler(dev.type) if plan.grad_scaler else None
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
-                            **({"fused": True} if dev.type == "cuda" else {}))
+                            **({"fused": True} if plan.fused_adamw else {}))
     n, L = blocks.shape
     steps_per_epoch = -(-n // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=min_lr)
     data = torch.as_tensor(blocks, dtype=torch.long, device=dev)
     shuffle = torch.Generator().manual_seed(int(seed))
-    stats = FineTuneStats(n_params=count_parameters(model), device=str(dev), dtype=str(dtype).replace("torch.", ""))
+    stats = FineTuneStats(n_params=count_parameters(model), device=str(dev), dtype=plan.dtype)
 
     model.train()
     _sync(dev)
