@@ -336,6 +336,12 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkey
     again = chapter.run_regime(cfg, setup, "mix", root=tmp_path / "whole")
     assert again.resumed_from == 2
     np.testing.assert_array_equal(again.test_ppl, whole.test_ppl)
+    # it generated nothing, so it has no generation speed to report; the resumed run
+    # measured the generation it computed
+    assert np.isnan(again.generate_tokens_per_s) and resumed.generate_tokens_per_s > 0
+    res = chapter.LMResult(setup.data, setup.model, setup.zero_shot_ppl)
+    res.regimes.update(mix=again)
+    assert chapter.summary(res)["regimes"]["mix"]["generate_tokens_per_s"] is None
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -410,7 +410,9 @@ def summary(res: LMResult) -> dict:
             "worse_by": float((ppl[-1] - ppl[0]).mean()),  # perplexity points lost, last generation vs generation 0
             "data_ppl_median": np.median(r.data_ppl, axis=(1, 2)).tolist(),
             "train_tokens_per_s": float(np.mean(r.train_tokens_per_s)),
-            "generate_tokens_per_s": r.generate_tokens_per_s,
+            # generation speed is measured on the generations this process computed: None
+            # when the run store had them all
+            "generate_tokens_per_s": r.generate_tokens_per_s if np.isfinite(r.generate_tokens_per_s) else None,
             "mfu": float(mfu.mean()) if mfu.size else None,
             "ranks": r.ranks,
         }
