@@ -47,9 +47,9 @@ theory_zipf|collapse_lib/theory/zipf.py|tests/test_lib_theory_exact.py tests/tes
 theory_linreg|collapse_lib/theory/linreg.py|tests/test_lib_theory_exact.py tests/test_lib_mixing.py
 theory_gmm|collapse_lib/theory/gmm.py|tests/test_lib_theory_exact.py tests/test_lib_gmm.py
 theory_random_features|collapse_lib/theory/random_features.py|tests/test_lib_larger.py
-families_gaussian|collapse_lib/families/gaussian.py|tests/test_lib_engine.py tests/test_lib_pieces.py tests/test_lib_theory.py
-families_categorical|collapse_lib/families/categorical.py|tests/test_lib_engine.py tests/test_lib_pieces.py tests/test_lib_theory.py
-families_zipf|collapse_lib/families/zipf.py|tests/test_lib_theory.py tests/test_lib_theory_exact.py
+families_gaussian|collapse_lib/families/gaussian.py|tests/test_lib_engine.py tests/test_lib_pieces.py tests/test_lib_theory.py tests/test_lib_validation.py
+families_categorical|collapse_lib/families/categorical.py|tests/test_lib_engine.py tests/test_lib_pieces.py tests/test_lib_theory.py tests/test_lib_validation.py
+families_zipf|collapse_lib/families/zipf.py|tests/test_lib_theory.py tests/test_lib_theory_exact.py tests/test_lib_pieces.py tests/test_lib_validation.py
 families_linreg|collapse_lib/families/linreg.py|tests/test_lib_mixing.py
 families_gmm|collapse_lib/families/gmm.py|tests/test_lib_gmm.py
 families_random_features|collapse_lib/families/random_features.py|tests/test_lib_larger.py

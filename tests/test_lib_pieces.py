@@ -4,8 +4,11 @@ import pytest
 
 from collapse_lib import metrics
 from collapse_lib.decoding import apply_temperature, decode, top_k_filter, top_p_filter
-from collapse_lib.families import GaussianFamily, GaussianStats
-from collapse_lib.families.gaussian import GaussianMixtureSource, points_to_stats
+from collapse_lib.families import (CategoricalFamily, CategoricalParams, CategoricalSource, GaussianFamily,
+                                   GaussianStats, ZipfSource, zipf_probs)
+from collapse_lib.families.gaussian import GaussianMixtureSource, points_to_stats, psd_sqrt
+
+Z = 5.0  # bands of Z standard errors: a correct sampler fails one with probability below 1e-6
 
 
 def test_gaussian_summaries_pool_exactly():
@@ -44,6 +47,134 @@ def test_mixture_source_moments_match_samples():
     assert abs(x.var() - cov[0, 0]) < 5 * np.sqrt((m4 - cov[0, 0] ** 2) / n)
     grid = np.linspace(-10, 12, 4001)
     assert src.pdf_1d(grid).sum() * (grid[1] - grid[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gaussian_summaries_of_one_point_and_of_none():
+    """Mix with every point real pools an empty synthetic summary, and a summary may hold
+    a single point: both must pool exactly."""
+    x = np.random.default_rng(2).normal(size=(3, 6, 2))
+    one = points_to_stats(x[:, :1])
+    assert one.n == 1
+    np.testing.assert_array_equal(one.mean, x[:, 0])
+    np.testing.assert_array_equal(one.scatter, np.zeros((3, 2, 2)))
+    pooled = points_to_stats(x[:, 1:]) + one
+    whole = points_to_stats(x)
+    assert pooled.n == 6
+    np.testing.assert_allclose(pooled.mean, whole.mean)
+    np.testing.assert_allclose(pooled.scatter, whole.scatter)
+    empty = points_to_stats(x[:, :0])
+    assert empty.n == 0
+    np.testing.assert_array_equal(empty.mean, np.zeros((3, 2)))
+    np.testing.assert_array_equal(empty.scatter, np.zeros((3, 2, 2)))
+    assert (whole + empty) is whole
+
+
+def test_square_root_of_a_covariance_rounded_below_zero_is_zero_not_nan():
+    """A refitted covariance that collapsed can come out a rounding error below zero."""
+    np.testing.assert_array_equal(psd_sqrt(np.array([[[-1e-18]], [[4.0]]])), [[[0.0]], [[2.0]]])
+    v = np.array([1.0, 1.0]) / np.sqrt(2)
+    cov = (np.outer(v, v) * 2.0 - 1e-12 * np.eye(2))[None]  # eigenvalues 2 - 1e-12 and -1e-12
+    root = psd_sqrt(cov)
+    assert np.all(np.isfinite(root))
+    np.testing.assert_allclose(root[0] @ root[0], np.outer(v, v) * 2.0, atol=1e-10)
+
+
+def test_mixture_source_in_two_dimensions_and_three_components():
+    # three far-apart components in 2-D: each point's component is its nearest mean
+    w = np.array([0.2, 0.3, 0.5])
+    mu = np.array([[-20.0, 0.0], [0.0, 20.0], [20.0, 0.0]])
+    covs = np.array([np.eye(2), [[2.0, 0.5], [0.5, 1.0]], 0.5 * np.eye(2)])
+    src = GaussianMixtureSource(w, mu, covs)
+    n = 20_000
+    x = src.sample(1, n, np.random.default_rng(4))[0]
+    assert x.shape == (n, 2) and x.dtype == np.float64
+    comp = np.argmin(((x[:, None, :] - mu) ** 2).sum(-1), axis=1)
+    counts = np.bincount(comp, minlength=3)
+    # multinomial counts: standard error sqrt(n w (1 - w))
+    assert np.all(np.abs(counts - n * w) < Z * np.sqrt(n * w * (1 - w)))
+    # within each component, the mean and covariance placed by its Cholesky factor:
+    # standard errors sqrt(S_ii / n_k) for the mean, sqrt((S_ii S_jj + S_ij^2) / n_k) for
+    # the covariance entries (Gaussian fourth moments)
+    for k in range(3):
+        xk = x[comp == k]
+        nk, S = len(xk), covs[k]
+        assert np.all(np.abs(xk.mean(0) - mu[k]) < Z * np.sqrt(np.diag(S) / nk))
+        se = np.sqrt((np.outer(np.diag(S), np.diag(S)) + S**2) / nk)
+        assert np.all(np.abs(np.cov(xk.T) - S) < Z * se)
+    mean, cov = src.moments()
+    np.testing.assert_allclose(mean, w @ mu)
+    c = mu - w @ mu
+    np.testing.assert_allclose(cov, sum(w[k] * (covs[k] + np.outer(c[k], c[k])) for k in range(3)))
+
+
+def test_mixture_density_is_the_weighted_sum_of_normal_densities():
+    from scipy import stats
+
+    src = GaussianMixtureSource([0.3, 0.7], [[-1.0], [2.0]], [[[0.5]], [[1.5]]])
+    grid = np.linspace(-6, 8, 57)
+    expected = 0.3 * stats.norm.pdf(grid, -1.0, np.sqrt(0.5)) + 0.7 * stats.norm.pdf(grid, 2.0, np.sqrt(1.5))
+    np.testing.assert_allclose(src.pdf_1d(grid), expected, rtol=1e-12)
+    # any shape of grid, point by point
+    np.testing.assert_allclose(src.pdf_1d(grid[:56].reshape(7, 8)), expected[:56].reshape(7, 8), rtol=1e-12)
+    # a component of weight 0 is allowed and contributes nothing
+    half = GaussianMixtureSource([1.0, 0.0], [[0.0], [5.0]], [[[1.0]], [[1.0]]])
+    np.testing.assert_allclose(half.pdf_1d(grid), stats.norm.pdf(grid), rtol=1e-12)
+
+
+class FixedUniforms:
+    """A stand-in for a generator whose uniforms are given."""
+
+    def __init__(self, u):
+        self.u = np.asarray(u, float)
+
+    def random(self, shape):
+        return self.u.reshape(shape)
+
+
+def test_categorical_source_is_the_inverse_cdf_of_its_normalised_probabilities():
+    # probabilities summing to 1 only within rounding (0.99999) are sampled as p / sum(p):
+    # on a grid of n uniforms the count of outcome 0 is n p_0 / sum(p) to within one
+    p = np.array([0.5, 0.49999])
+    n = 10**6
+    labels = CategoricalSource(p).sample(1, n, FixedUniforms((np.arange(n) + 0.5) / n))
+    assert abs((labels == 0).sum() - n * p[0] / p.sum()) <= 1
+    # an outcome of probability 0 is never drawn, even for the uniform 0
+    src = CategoricalSource([0.0, 0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(src.sample(1, 4, FixedUniforms([0.0, 0.25, 0.5, 0.999999])), [[1, 1, 3, 3]])
+    # integer probabilities (a point mass) are probabilities like any other
+    point = CategoricalSource(np.array([0, 1]))
+    assert point.probs.dtype == np.float64
+    np.testing.assert_array_equal(point.sample(2, 5, np.random.default_rng(0)), np.ones((2, 5)))
+
+
+def test_categorical_family_draws_exactly_n_samples():
+    fam = CategoricalFamily(4)
+    params = CategoricalParams(np.tile([0.1, 0.2, 0.3, 0.4], (6, 1)))
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 17):
+        np.testing.assert_array_equal(fam.sample(params, n, rng).counts.sum(1), np.full(6, n))
+    # no sample: integer zero counts, which pool with real counts and leave them integers
+    none = fam.sample(params, 0, rng).counts
+    assert none.shape == (6, 4) and none.dtype.kind == "i" and not none.any()
+    real = fam.summarize(np.random.default_rng(6).integers(0, 4, size=(6, 9)))
+    pooled = real + fam.sample(params, 0, rng)
+    assert pooled.counts.dtype.kind == "i" and pooled.n == 9
+    # top-1 (greedy) decoding draws the mode only; two outcomes are the smallest family
+    greedy = CategoricalFamily(4, top_k=1).sample(params, 10, rng).counts
+    np.testing.assert_array_equal(greedy, np.tile([0, 0, 0, 10], (6, 1)))
+    two = CategoricalFamily(2).fit(CategoricalFamily(2).summarize(np.array([[0, 1, 1, 1]])))
+    np.testing.assert_allclose(two.probs, [[0.25, 0.75]])
+
+
+def test_zipf_source_holds_the_normalised_power_law():
+    i = np.arange(1, 51, dtype=float)
+    src = ZipfSource(50, 1.5)
+    np.testing.assert_allclose(src.probs, i**-1.5 / (i**-1.5).sum(), rtol=1e-12)
+    assert src.exponent == 1.5 and isinstance(src.exponent, float)
+    assert ZipfSource(50, 3).exponent == 3.0 and isinstance(ZipfSource(50, 3).exponent, float)
+    # two ranks, the smallest law: p = (1, 2^-beta) / (1 + 2^-beta)
+    np.testing.assert_allclose(zipf_probs(2, 1.0), [2 / 3, 1 / 3])
+    np.testing.assert_allclose(ZipfSource(2, 1.0001).probs, np.array([1, 2**-1.0001]) / (1 + 2**-1.0001))
 
 
 def test_temperature_sharpens_and_flattens():

@@ -147,6 +147,49 @@ def test_memoriser_error_enumerated():
     np.testing.assert_allclose(tz.memoriser_error([0.0, 1.0], [0.0, 1.0], 2), [0.0])
 
 
+def test_memoriser_error_and_its_sd_bound_against_every_training_sequence():
+    """All K^T training sequences enumerated with their probabilities: the exact mean and
+    standard deviation of the unseen real mass, against the closed form and the bound."""
+    import itertools
+
+    p, q, T = np.array([0.5, 0.3, 0.2]), np.array([0.6, 0.3, 0.1]), 4
+    errors, weights = [], []
+    for seq in itertools.product(range(3), repeat=T):
+        seen = np.zeros(3, bool)
+        seen[list(seq)] = True
+        errors.append(p[~seen].sum())
+        weights.append(np.prod(q[list(seq)]))
+    errors, weights = np.array(errors), np.array(weights)
+    mean = weights @ errors
+    sd = np.sqrt(weights @ (errors - mean) ** 2)
+    assert tz.memoriser_error(p, q, T)[0] == pytest.approx(mean, rel=1e-12)
+    # the bound is sqrt(sum_i p_i^2 m_i (1 - m_i)), m_i = (1 - q_i)^T, and it holds
+    m = (1 - q) ** T
+    bound = tz.memoriser_error_sd_bound(p, q, [T])[0]
+    assert bound == pytest.approx(np.sqrt((p**2 * m * (1 - m)).sum()), rel=1e-12)
+    assert sd <= bound
+    # before any sample the error is 1 for sure: no spread, also with a certain outcome
+    np.testing.assert_array_equal(tz.memoriser_error_sd_bound([0.0, 1.0], [0.0, 1.0], [0, 3]), [0.0, 0.0])
+    np.testing.assert_array_equal(tz.memoriser_error_sd_bound(p, q, 0), [0.0])
+    # the Zipf wrapper cuts the law it trains on at rank k
+    N, beta, k = 50, 1.5, 5
+    zp = np.arange(1, N + 1, dtype=float) ** -beta
+    zp /= zp.sum()
+    cut = np.where(np.arange(N) < k, zp, 0.0) / zp[:k].sum()
+    np.testing.assert_allclose(tz.tail_cut_sd_bound([3, 30], k, beta, N), tz.memoriser_error_sd_bound(zp, cut, [3, 30]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(tz.tail_cut_sd_bound([3], None, beta, N), tz.memoriser_error_sd_bound(zp, zp, [3]),
+                               rtol=1e-12)
+
+
+def test_the_floor_is_reached_for_any_amount_of_data():
+    """After 10^20 samples (a Python integer past 2^63) every kept outcome has been seen:
+    the error is the cut-off mass exactly."""
+    N, beta, k = 2000, 1.5, 30
+    assert tz.tail_cut_error(10**20, k, beta, N)[0] == pytest.approx(tz.plateau(k, beta, N), rel=1e-12)
+    assert tz.tail_cut_error(10**20, None, beta, N)[0] == 0.0
+
+
 def test_tail_cut_plateau_and_scaling_exponent_from_the_zipf_law():
     N, beta, k = 2000, 1.5, 30
     i = np.arange(1, N + 1, dtype=float)

@@ -113,5 +113,5 @@ class CategoricalSource:
         """Labels (chains, n), drawn with one call on ``rng``."""
         u = rng.random((chains, n))
         cdf = np.cumsum(self.probs)
-        cdf /= cdf[-1]
-        return np.minimum(np.searchsorted(cdf, u, side="right"), self.probs.size - 1)
+        cdf /= cdf[-1]  # ends at exactly 1 > u, so every label is below the number of outcomes
+        return np.searchsorted(cdf, u, side="right")

@@ -17,17 +17,20 @@ from ..decoding import top_k_filter
 from ..families.zipf import zipf_probs
 
 
+def unseen_probability(train_probs, T) -> np.ndarray:
+    """(1 - q_i)^T, the chance that outcome i is missing from T samples of q, as an
+    array (len(T), len(q)); 0^0 = 1: before any sample every outcome is unseen, even a
+    certain one. Computed as exp(T log1p(-q)), accurate for the tiny q of a long tail."""
+    q = np.asarray(train_probs)
+    T = np.atleast_1d(np.asarray(T, float))  # float: a T past 2^63 given as a Python int is still a number
+    with np.errstate(divide="ignore", invalid="ignore"):  # log1p(-1) = -inf, and 0 * -inf at T = 0
+        log_unseen = np.where(T[:, None] > 0, T[:, None] * np.log1p(-q), 0.0)
+    return np.exp(log_unseen)
+
+
 def memoriser_error(true_probs, train_probs, T) -> np.ndarray:
     """E[real mass unseen in T samples of ``train_probs``], for each T of an array."""
-    p = np.asarray(true_probs, float)
-    q = np.asarray(train_probs, float)
-    T = np.atleast_1d(np.asarray(T, float))
-    with np.errstate(divide="ignore"):
-        log_miss = np.where(q < 1, np.log1p(-np.minimum(q, 1.0)), -np.inf)
-    # (1 - q)^T, with 0^0 = 1: before any sample every outcome is unseen, even a certain one
-    certain = np.isinf(log_miss)
-    log_unseen = np.where(certain[None, :] & (T[:, None] > 0), -np.inf, T[:, None] * np.where(certain, 0.0, log_miss))
-    return np.exp(log_unseen) @ p
+    return unseen_probability(train_probs, T) @ np.asarray(true_probs)
 
 
 def memoriser_error_sd_bound(true_probs, train_probs, T) -> np.ndarray:
@@ -35,13 +38,8 @@ def memoriser_error_sd_bound(true_probs, train_probs, T) -> np.ndarray:
     "outcome i unseen" are negatively correlated under multinomial sampling
     ((1-q_i-q_j)^T <= (1-q_i)^T (1-q_j)^T), so Var(error) <= sum_i p_i^2 m_i (1 - m_i)
     with m_i = (1 - q_i)^T."""
-    p = np.asarray(true_probs, float)
-    q = np.asarray(train_probs, float)
-    T = np.atleast_1d(np.asarray(T, float))
-    with np.errstate(divide="ignore"):
-        log_miss = np.where(q < 1, np.log1p(-np.minimum(q, 1.0)), -np.inf)
-    miss = np.exp(T[:, None] * log_miss[None, :])
-    return np.sqrt((miss * (1.0 - miss)) @ p**2)
+    miss = unseen_probability(train_probs, T)
+    return np.sqrt((miss * (1.0 - miss)) @ np.asarray(true_probs) ** 2)
 
 
 def tail_cut_sd_bound(T, k: int | None, exponent: float, n_outcomes: int) -> np.ndarray:
@@ -66,7 +64,7 @@ def plateau(k: int, exponent: float, n_outcomes: int) -> float:
 
 def plateau_asymptotic(k, exponent: float):
     """k^-(beta-1) / ((beta-1) zeta(beta)), the large-k form of the floor."""
-    return np.asarray(k, float) ** (1.0 - exponent) / ((exponent - 1.0) * zeta(exponent))
+    return np.asarray(k) ** (1.0 - exponent) / ((exponent - 1.0) * zeta(exponent))
 
 
 def scaling_exponent(exponent: float) -> float:
