@@ -31,8 +31,7 @@ JOBS=${MUTATION_JOBS:-2}
 LM_TRAIN="tests/test_lib_lm.py::test_fine_tuning_lowers_the_loss_and_reports_throughput
 tests/test_lib_lm.py::test_fine_tuning_is_deterministic_and_accumulation_matches_one_batch
 tests/test_lib_lm.py::test_fine_tuning_settings_are_checked
-tests/test_lib_lm.py::test_mfu_is_six_n_t_over_time_and_peak
-tests/test_distributed.py::test_data_parallel_fine_tuning_equals_one_process"
+tests/test_lib_lm.py::test_mfu_is_six_n_t_over_time_and_peak"
 
 # module name | file to mutate | the test files run against its mutants
 MODULES="

@@ -419,3 +419,91 @@ def test_the_first_step_follows_the_seeded_order_and_the_progress_bar_is_labelle
     for p, g in zip(start.parameters(), recorder.log[0][1]):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5 * scale)
     fine_tune(tiny(), x[:3], epochs=1, batch_size=1, lr=1e-3)  # one block a step
+
+
+class ThreadGroup:
+    """Ranks of a data-parallel group played by threads of this process: ``sum_`` adds the
+    members' tensors through shared memory, in rank order on every member, as an
+    all-reduce does (a stand-in for :class:`collapse_lib.distributed.Group`)."""
+
+    def __init__(self, size: int):
+        import threading
+
+        self.size, self.slots, self.barrier = size, [None] * size, threading.Barrier(size, timeout=60)
+        self.calls = [0] * size
+
+    def member(self, rank: int):
+        group = self
+
+        class Member:
+            def __init__(self):
+                self.rank, self.size = rank, group.size
+
+            def sum_(self, tensor):
+                group.calls[rank] += 1
+                group.slots[rank] = tensor.detach().clone()
+                group.barrier.wait()
+                total = group.slots[0].clone()
+                for t in group.slots[1:]:
+                    total += t
+                group.barrier.wait()  # every member has read the slots before any is reused
+                tensor.copy_(total)
+                return tensor
+
+        return Member()
+
+
+@pytest.mark.parametrize("size, micro", [(2, None), (3, 2)])
+def test_data_parallel_steps_share_the_micro_batches_and_sum_their_gradients(size, micro):
+    """Ranks of a group (threads here; processes under torchrun, tested in
+    test_distributed.py) train copies of one model on shares of every batch and end with
+    the one-process model: 10 blocks in steps of 4 (4, 4, 2), so with 2 ranks the last
+    step's only micro-batch is rank 0's and with 3 ranks one rank adds nothing to a step;
+    differences are float32 rounding of the sums (relative 1e-7 over a few Adam steps of
+    lr 3e-3), where a lost or doubled share moves weights by about lr."""
+    import threading
+
+    x = token_blocks(10, seed=7)
+    settings = dict(epochs=2, batch_size=4, micro_batch_size=micro, lr=3e-3, min_lr=1e-4, seed=11)
+    one = tiny()
+    expected = fine_tune(one, x, **settings)
+    group = ThreadGroup(size)
+    models, stats, errors = [tiny() for _ in range(size)], [None] * size, []
+
+    def rank(r):
+        try:
+            stats[r] = fine_tune(models[r], x, **settings, group=group.member(r))
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+            group.barrier.abort()
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # one gradient sum per step and one loss sum per epoch, on every rank
+    assert group.calls == [expected.steps + 2] * size and all(s.steps == expected.steps == 6 for s in stats)
+    for k, v in one.state_dict().items():
+        for m in models:
+            torch.testing.assert_close(m.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+    for s in stats:
+        np.testing.assert_allclose(s.losses, expected.losses, rtol=1e-5)
+        assert s.tokens == expected.tokens and s.dtype == "float32"
+
+
+def test_a_group_multiplies_the_peak_of_the_mfu(monkeypatch):
+    """A group's tokens are trained on all of its devices, so its MFU is over their summed peak."""
+    monkeypatch.setattr(train_mod, "peak_flops", lambda dev: 1e12)
+    stats = fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, seed=0, group=ThreadGroup(1).member(0))
+    assert stats.mfu == pytest.approx(6 * stats.n_params * stats.tokens / stats.seconds / 1e12, rel=1e-9)
+
+    class Pair:
+        rank, size = 0, 2
+
+        def sum_(self, t):
+            return t.mul_(2)  # the other rank's share equal to this one's
+
+    stats = fine_tune(tiny(), token_blocks(4), epochs=1, batch_size=4, seed=0, group=Pair())
+    assert stats.mfu == pytest.approx(6 * stats.n_params * stats.tokens / stats.seconds / 2e12, rel=1e-9)
