@@ -157,6 +157,34 @@ def test_mixed_formula_reduces_to_the_exact_one_at_p_zero():
     assert theory.variance_factor(10, 50) == pytest.approx(10 / 39)
 
 
+@pytest.mark.parametrize("d", [3, 7])
+def test_wide_limit_with_one_point_is_the_direct_computation(d):
+    """n = 1, the smallest allowed d = n + 2 = 3 and one more: one input x ~ N(0, I_d)
+    spans a random line, so the minimum-norm fit keeps the part of w on it, E|P w|^2 =
+    |w|^2 / d, and its noise term is sigma^2 / |x|^2 with |x|^2 ~ chi^2_d, of mean
+    1/(d - 2). Together E = signal (1 - 1/d) + sigma^2 / (d - 2), computed here without
+    the inverse-Wishart mean that the formula uses for n > 1."""
+    signal, noise = 2.0, 0.3
+    assert theory.wide_limit_isotropic(1, d, noise, signal) == pytest.approx(signal * (1 - 1 / d) + noise / (d - 2))
+
+
+def test_formulas_accept_their_boundary_sizes():
+    """m = n - 2 is the widest model below the threshold with a finite error: m/(n - m - 1) = m."""
+    assert theory.variance_factor(48, 50) == pytest.approx(48.0)
+    assert theory.under_error_real(1, 3, 0.5, 0.25) == pytest.approx(0.25 + 0.75 * 1.0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: theory.variance_factor(49, 50),
+     "m=49 is not allowed: the under-parameterised formula needs m <= n - 2 = 48"),
+    (lambda: theory.wide_limit_isotropic(50, 51, 0.1), "d=51 is not allowed: the formula needs d >= n + 2 = 52"),
+])
+def test_size_errors_state_the_largest_or_smallest_allowed_value(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
 # ------------------------------------------------------------------ bad settings
 @pytest.mark.parametrize("call, name", [
     (lambda: RandomFeatureRidge([]).fit(*_tiny()), "widths"),
@@ -172,6 +200,10 @@ def test_mixed_formula_reduces_to_the_exact_one_at_p_zero():
     (lambda: theory.variance_factor(49, 50), "m"),
     (lambda: theory.variance_factor(0, 50), "m"),
     (lambda: theory.wide_limit_isotropic(50, 51, 0.1), "d"),
+    (lambda: theory.variance_factor(3, 0), "n"),
+    (lambda: theory.wide_limit_isotropic(0, 5, 0.1), "n"),
+    (lambda: theory.wide_limit_isotropic(5, 0, 0.1), "d"),
+    (lambda: theory.under_error_mixed(10, 50, 0.1, 1.5, 1.0, 0.3, 0.1, 0.4), "p"),
     (lambda: larger.LargerConfig(fractions=(0.1, 1.2)), "fractions"),
     (lambda: larger.LargerConfig(fractions=()), "fractions"),
     (lambda: larger.LargerConfig(net_fractions=(-0.1,)), "net_fractions"),
