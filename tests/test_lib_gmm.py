@@ -362,11 +362,36 @@ def test_one_blob_is_the_authors_standard_normal():
     np.testing.assert_array_equal(src.covs, [np.eye(2)])
 
 
-@pytest.mark.parametrize("kw", [dict(n_components=0), dict(tol=-1.0), dict(max_iter=0), dict(reg_covar=-1.0),
-                                dict(dtype="float16"), dict(device="tpu")])
+@pytest.mark.parametrize("kw", [dict(n_components=0), dict(dim=0), dict(tol=-1.0), dict(max_iter=0),
+                                dict(reg_covar=-1.0), dict(dtype="float16"), dict(device="tpu")])
 def test_bad_family_settings_are_rejected(kw):
-    with pytest.raises(ValueError, match=next(iter(kw))):
+    (name, value), = kw.items()
+    with pytest.raises(ValueError, match=rf"^{name}={value!r} is not allowed"):
         GMMFamily(**kw)
+
+
+def test_smallest_family_settings_are_allowed():
+    """One dimension, one EM iteration, no covariance regularisation, and the two devices
+    (constructing a CUDA family needs no GPU) are all valid settings."""
+    for kw in (dict(dim=1), dict(max_iter=1), dict(reg_covar=0.0), dict(reg_covar=0), dict(device="cuda"),
+               dict(device="cpu"), dict(dtype="float32")):
+        GMMFamily(**kw)
+    with pytest.raises(ValueError, match="one of 'cpu', 'cuda'"):
+        GMMFamily(device="gpu")
+
+
+def test_two_clusters_are_the_chapters_real_data():
+    """Two equally likely tilted clusters whose centres lie `separation` apart on the first
+    axis (six units by default, as the chapter says); each covariance symmetric, positive
+    definite and tilted (a non-zero correlation)."""
+    for sep, src in ((6.0, two_clusters()), (4.0, two_clusters(4.0))):
+        np.testing.assert_array_equal(src.weights, [0.5, 0.5])
+        np.testing.assert_array_equal(src.means, [[-sep / 2, 0.0], [sep / 2, 0.0]])
+        for cov in src.covs:
+            np.testing.assert_array_equal(cov, cov.T)
+            assert np.all(np.linalg.eigvalsh(cov) > 0) and cov[0, 1] != 0
+    with pytest.raises(ValueError, match=r"^separation=-1\.0 is not allowed"):
+        two_clusters(-1.0)
 
 
 def test_engine_refuses_too_few_samples_for_the_mixture():
