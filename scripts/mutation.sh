@@ -26,6 +26,10 @@ source scripts/setup.sh >/dev/null
 python -m pip install -q -r requirements-dev.txt
 
 export COLLAPSE_PROFILE=quick CI=true HF_HUB_OFFLINE=1 MPLBACKEND=Agg
+# One thread per library: mutmut forks each mutant from a process that has run the tests,
+# and a child forked after torch's OpenMP pool started waits forever on it (mutmut then
+# reports a "timeout", counted as killed, for a mutant that may have survived).
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 WORK=${MUTATION_WORK:-${TMPDIR:-/tmp}/collapse-mutation}
 JOBS=${MUTATION_JOBS:-2}
 LM_TRAIN="tests/test_lib_lm.py::test_fine_tuning_lowers_the_loss_and_reports_throughput

@@ -302,11 +302,96 @@ def test_bad_settings_are_rejected_with_their_name(setting, value):
     assert "not allowed" in str(err.value)
 
 
-@pytest.mark.parametrize("kw", [dict(n_components=0), dict(tol=-1.0), dict(max_iter=0), dict(reg_covar=-1.0),
-                                dict(dtype="float16"), dict(device="tpu")])
+# ------------------------------------------------------------------ the family's settings
+def test_one_component_fit_is_the_sample_mean_and_covariance():
+    """K = 1: EM has one fixed point, the sample mean and the maximum-likelihood (divide by
+    n) covariance plus reg_covar on the diagonal, computed here with NumPy."""
+    x = clustered(3, 40, 6)
+    fam = GMMFamily(n_components=1, reg_covar=0.1, device="cpu")
+    p = fam.fit(fam.summarize(x))
+    centred = x - x.mean(1, keepdims=True)
+    np.testing.assert_allclose(p.weights, 1.0)
+    np.testing.assert_allclose(p.means[:, 0], x.mean(1), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.covs[:, 0], np.einsum("cni,cnj->cij", centred, centred) / 40 + 0.1 * np.eye(2),
+                               rtol=0, atol=1e-12)
+
+
+def test_fit_passes_its_settings_to_em_and_orders_components_by_first_coordinate():
+    """The family's fit is fit_em with the family's K, tol, max_iter and reg_covar, the
+    components sorted by the first coordinate of their means; settings away from the
+    defaults change the fit, so a setting that is not passed on shows."""
+    x = clustered(4, 200, 7, separation=1.0)
+    settings = dict(n_components=3, tol=0.5, max_iter=2, reg_covar=0.05)
+    got = GMMFamily(**settings, device="cpu").fit(GMMPoints(x))
+    res = fit_em(torch.tensor(x), 3, tol=0.5, max_iter=2, reg_covar=0.05)
+    w, m, s = (t.numpy() for t in (res.weights, res.means, res.covs))
+    order = np.argsort(m[..., 0], axis=1)
+    np.testing.assert_array_equal(got.weights, np.take_along_axis(w, order, 1))
+    np.testing.assert_array_equal(got.means, np.take_along_axis(m, order[..., None], 1))
+    np.testing.assert_array_equal(got.covs, np.take_along_axis(s, order[..., None, None], 1))
+    assert np.all(np.diff(got.means[..., 0], axis=1) > 0)
+    default = GMMFamily(n_components=3, device="cpu").fit(GMMPoints(x))
+    for name, value in settings.items():
+        if name == "n_components":
+            continue
+        one = GMMFamily(n_components=3, device="cpu", **{name: value}).fit(GMMPoints(x))
+        assert not np.allclose(one.covs, default.covs), name
+
+
+def test_points_go_to_the_chosen_device_and_dtype(monkeypatch):
+    """device=None takes runtime.device() (CUDA when present); an explicit device wins;
+    dtype picks the tensor type. runtime.device is replaced by torch's "meta" device, which
+    stands for any device other than the CPU."""
+    from collapse_lib import runtime
+
+    monkeypatch.setattr(runtime, "device", lambda: torch.device("meta"))
+    x = clustered(1, 10, 8)
+    assert GMMFamily()._torch(x).device.type == "meta"
+    assert GMMFamily(device="cpu")._torch(x).device.type == "cpu"
+    assert GMMFamily(device="cpu")._torch(x).dtype == torch.float64
+    assert GMMFamily(device="cpu", dtype="float32")._torch(x).dtype == torch.float32
+
+
+def test_one_blob_is_the_authors_standard_normal():
+    """make_blobs(centers=[[0, 0]], cluster_std=1): one isotropic unit Gaussian at the origin."""
+    from collapse_lib.families.gmm import one_blob
+
+    src = one_blob()
+    np.testing.assert_array_equal(src.weights, [1.0])
+    np.testing.assert_array_equal(src.means, [[0.0, 0.0]])
+    np.testing.assert_array_equal(src.covs, [np.eye(2)])
+
+
+@pytest.mark.parametrize("kw", [dict(n_components=0), dict(dim=0), dict(tol=-1.0), dict(max_iter=0),
+                                dict(reg_covar=-1.0), dict(dtype="float16"), dict(device="tpu")])
 def test_bad_family_settings_are_rejected(kw):
-    with pytest.raises(ValueError, match=next(iter(kw))):
+    (name, value), = kw.items()
+    with pytest.raises(ValueError, match=rf"^{name}={value!r} is not allowed"):
         GMMFamily(**kw)
+
+
+def test_smallest_family_settings_are_allowed():
+    """One dimension, one EM iteration, no covariance regularisation, and the two devices
+    (constructing a CUDA family needs no GPU) are all valid settings."""
+    for kw in (dict(dim=1), dict(max_iter=1), dict(reg_covar=0.0), dict(reg_covar=0), dict(device="cuda"),
+               dict(device="cpu"), dict(dtype="float32")):
+        GMMFamily(**kw)
+    with pytest.raises(ValueError, match="one of 'cpu', 'cuda'"):
+        GMMFamily(device="gpu")
+
+
+def test_two_clusters_are_the_chapters_real_data():
+    """Two equally likely tilted clusters whose centres lie `separation` apart on the first
+    axis (six units by default, as the chapter says); each covariance symmetric, positive
+    definite and tilted (a non-zero correlation)."""
+    for sep, src in ((6.0, two_clusters()), (4.0, two_clusters(4.0))):
+        np.testing.assert_array_equal(src.weights, [0.5, 0.5])
+        np.testing.assert_array_equal(src.means, [[-sep / 2, 0.0], [sep / 2, 0.0]])
+        for cov in src.covs:
+            np.testing.assert_array_equal(cov, cov.T)
+            assert np.all(np.linalg.eigvalsh(cov) > 0) and cov[0, 1] != 0
+    with pytest.raises(ValueError, match=r"^separation=-1\.0 is not allowed"):
+        two_clusters(-1.0)
 
 
 def test_engine_refuses_too_few_samples_for_the_mixture():

@@ -157,6 +157,131 @@ def test_mixed_formula_reduces_to_the_exact_one_at_p_zero():
     assert theory.variance_factor(10, 50) == pytest.approx(10 / 39)
 
 
+@pytest.mark.parametrize("d", [3, 7])
+def test_wide_limit_with_one_point_is_the_direct_computation(d):
+    """n = 1, the smallest allowed d = n + 2 = 3 and one more: one input x ~ N(0, I_d)
+    spans a random line, so the minimum-norm fit keeps the part of w on it, E|P w|^2 =
+    |w|^2 / d, and its noise term is sigma^2 / |x|^2 with |x|^2 ~ chi^2_d, of mean
+    1/(d - 2). Together E = signal (1 - 1/d) + sigma^2 / (d - 2), computed here without
+    the inverse-Wishart mean that the formula uses for n > 1."""
+    signal, noise = 2.0, 0.3
+    assert theory.wide_limit_isotropic(1, d, noise, signal) == pytest.approx(signal * (1 - 1 / d) + noise / (d - 2))
+
+
+def test_formulas_accept_their_boundary_sizes():
+    """m = n - 2 is the widest model below the threshold with a finite error: m/(n - m - 1) = m."""
+    assert theory.variance_factor(48, 50) == pytest.approx(48.0)
+    assert theory.under_error_real(1, 3, 0.5, 0.25) == pytest.approx(0.25 + 0.75 * 1.0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: theory.variance_factor(49, 50),
+     "m=49 is not allowed: the under-parameterised formula needs m <= n - 2 = 48"),
+    (lambda: theory.wide_limit_isotropic(50, 51, 0.1), "d=51 is not allowed: the formula needs d >= n + 2 = 52"),
+])
+def test_size_errors_state_the_largest_or_smallest_allowed_value(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+# ------------------------------------------------------------------ the family's pieces
+def test_every_width_side_of_n_and_d_fits_like_lstsq():
+    """Widths equal to n (the last width solved in weight space) and equal to d, with
+    d < n and d = n (where the minimum-norm fit above d is still defined), give the
+    least-squares fit of their own features."""
+    for n, d, widths, ridge in ((6, 4, [2, 4], 0.0), (6, 6, [3, 6, 9], 0.0), (6, 10, [2, 6, 8, 10], 0.0),
+                                (6, 4, [2, 4, 6, 9], 0.1)):
+        P = draw_problems(seeds=2, n=n, d=d, m_max=max(widths), spectrum=1.0, seed=13)
+        y = P.labels(0.5, 1.0)
+        est = RandomFeatureRidge(widths, ridge).fit(P.X, y, P.S)
+        for b in range(2):
+            for k, m in enumerate(widths):
+                Z = P.X[b] @ P.S[b, :m].T
+                A = np.vstack([Z, np.sqrt(ridge * n) * np.eye(m)]) if ridge else Z
+                v = np.linalg.lstsq(A, np.concatenate([y[b], np.zeros(m)]) if ridge else y[b], rcond=None)[0]
+                np.testing.assert_allclose(est.weights_[k][b], v, rtol=1e-6, atol=1e-8)
+                np.testing.assert_allclose(est.coef_[b, k], P.S[b, :m].T @ v, rtol=1e-6, atol=1e-8)
+
+
+def test_several_label_sets_keep_each_sets_last_layer():
+    P = draw_problems(seeds=2, n=8, d=12, m_max=16, spectrum=0.5, seed=14)
+    Y = np.stack([P.labels(0, 0), P.labels(0.5, 2.0)], 1)
+    both = RandomFeatureRidge([4, 16]).fit(P.X, Y, P.S)
+    for l in range(2):
+        one = RandomFeatureRidge([4, 16]).fit(P.X, Y[:, l], P.S)
+        for k in range(2):
+            np.testing.assert_allclose(both.weights_[k][:, l], one.weights_[k], rtol=1e-8, atol=1e-10)
+
+
+def test_min_norm_limit_at_d_equal_n_interpolates():
+    """d = n: the square system X beta = y has the one solution X^-1 y."""
+    P = draw_problems(seeds=2, n=5, d=5, m_max=1, seed=15)
+    y = P.labels(0, 0)
+    np.testing.assert_allclose(min_norm_limit(P.X, y), np.linalg.solve(P.X, y[..., None])[..., 0], rtol=1e-8)
+
+
+def test_problems_have_the_documented_laws_and_defaults():
+    """Label noise i.i.d. of variance `noise`, projections i.i.d. N(0, 1/d). The sample
+    variance of N i.i.d. Gaussians of variance v has standard error v sqrt(2/(N - 1)),
+    hence the Z = 4 bands. Without settings: Sigma = I, noise 0.1, seed 0."""
+    n, d, m_max, noise = 4000, 50, 40, 0.5
+    P = draw_problems(seeds=2, n=n, d=d, m_max=m_max, noise=noise, seed=16)
+    assert np.all(np.abs(P.noise.var(1, ddof=1) - noise) < K_SE * noise * np.sqrt(2 / (n - 1)))
+    N = m_max * d
+    s_var = P.S.reshape(2, -1).var(1, ddof=1)
+    assert np.all(np.abs(s_var - 1 / d) < K_SE * np.sqrt(2 / (N - 1)) / d), s_var
+    plain = draw_problems(seeds=2, n=5, d=3, m_max=2)
+    named = draw_problems(seeds=2, n=5, d=3, m_max=2, spectrum=0.0, noise=0.1, signal=1.0, seed=0, first=0)
+    for name in ("X", "noise", "w", "u", "S", "spectrum"):
+        np.testing.assert_array_equal(getattr(plain, name), getattr(named, name))
+    np.testing.assert_array_equal(plain.spectrum, np.ones(3))
+    np.testing.assert_array_equal(power_law_spectrum(1, 2.0), [1.0])
+
+
+def test_fit_runs_under_its_blas_thread_limit(monkeypatch):
+    """`threads` (default 1) is the BLAS thread count during the fit, whatever the
+    global setting; None leaves the global one."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not threadpoolctl.threadpool_info():
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    seen = []
+    original = RandomFeatureRidge._fit
+
+    def spy(self, *args):
+        seen.append(max(i["num_threads"] for i in threadpoolctl.threadpool_info()))
+        return original(self, *args)
+
+    monkeypatch.setattr(RandomFeatureRidge, "_fit", spy)
+    X, y, S = _tiny()
+    with threadpoolctl.threadpool_limits(2):
+        for threads in (1, 2):
+            RandomFeatureRidge([2], threads=threads).fit(X, y, S)
+        RandomFeatureRidge([2]).fit(X, y, S)
+        RandomFeatureRidge([2], threads=None).fit(X, y, S)
+    assert seen == [1, 2, 1, 2]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: RandomFeatureRidge([]).fit(*_tiny()), "widths=[] is not allowed: it must be a non-empty sequence of integers >= 1"),
+    (lambda: RandomFeatureRidge([3, 3]).fit(*_tiny()), "widths=[3, 3] is not allowed: it must be strictly increasing"),
+    (lambda: RandomFeatureRidge([3, 7]).fit(*_tiny()),
+     "widths=[3, 7] is not allowed: the largest width must be <= the 6 rows of S"),
+    (lambda: RandomFeatureRidge([2, 6]).fit(*_tiny(n=7, d=5)),
+     "ridge=0.0 is not allowed: minimum-norm fits of widths above d=5 need d >= n=7; use ridge > 0"),
+    (lambda: min_norm_limit(*_tiny(n=7, d=5)[:2]), "d=5 is not allowed: the minimum-norm interpolator needs d >= n=7"),
+])
+def test_family_errors_say_what_is_allowed(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_smallest_and_consecutive_widths_are_allowed():
+    X, y, S = _tiny()
+    assert RandomFeatureRidge([1, 2, 3]).fit(X, y, S).coef_.shape == (1, 3, 8)
+
+
 # ------------------------------------------------------------------ bad settings
 @pytest.mark.parametrize("call, name", [
     (lambda: RandomFeatureRidge([]).fit(*_tiny()), "widths"),
@@ -169,9 +294,20 @@ def test_mixed_formula_reduces_to_the_exact_one_at_p_zero():
     (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2).labels(0.5, -1.0), "c2"),
     (lambda: draw_problems(seeds=0, n=3, d=4, m_max=2), "seeds"),
     (lambda: draw_problems(seeds=1, n=3, d=4, m_max=0), "m_max"),
+    (lambda: draw_problems(seeds=1, n=0, d=4, m_max=2), "n"),
+    (lambda: draw_problems(seeds=1, n=3, d=0, m_max=2), "d"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2, first=-1), "first"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2, noise=-0.1), "noise"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2, signal=0.0), "signal"),
+    (lambda: draw_problems(seeds=1, n=3, d=4, m_max=2, spectrum=-1.0), "spectrum"),
+    (lambda: RandomFeatureRidge([2], threads=0).fit(*_tiny()), "threads"),
     (lambda: theory.variance_factor(49, 50), "m"),
     (lambda: theory.variance_factor(0, 50), "m"),
     (lambda: theory.wide_limit_isotropic(50, 51, 0.1), "d"),
+    (lambda: theory.variance_factor(3, 0), "n"),
+    (lambda: theory.wide_limit_isotropic(0, 5, 0.1), "n"),
+    (lambda: theory.wide_limit_isotropic(5, 0, 0.1), "d"),
+    (lambda: theory.under_error_mixed(10, 50, 0.1, 1.5, 1.0, 0.3, 0.1, 0.4), "p"),
     (lambda: larger.LargerConfig(fractions=(0.1, 1.2)), "fractions"),
     (lambda: larger.LargerConfig(fractions=()), "fractions"),
     (lambda: larger.LargerConfig(net_fractions=(-0.1,)), "net_fractions"),
@@ -191,8 +327,8 @@ def test_bad_settings_raise_value_errors_that_name_them(call, name):
         call()
 
 
-def _tiny():
-    P = draw_problems(seeds=1, n=5, d=8, m_max=6, seed=0)
+def _tiny(n=5, d=8):
+    P = draw_problems(seeds=1, n=n, d=d, m_max=6, seed=0)
     return P.X, P.labels(0, 0), P.S
 
 

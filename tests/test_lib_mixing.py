@@ -186,6 +186,44 @@ def test_sample_labels_follow_the_fitted_model():
     assert np.allclose(fam.fit(fam.sample(LinRegParams(w), 50, rng)).weights, w)
 
 
+def test_sampler_setting_picks_the_draw_it_names():
+    """sampler="wishart" draws the summary from its exact law (no points; two calls on the
+    generator), "points" summarises drawn points: the same numbers as the two functions."""
+    w = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
+    for sampler, direct in (("wishart", lambda rng: wishart_stats(w, 40, 0.7, rng)),
+                            ("points", lambda rng: points_to_stats(labelled_points(w, 40, 0.7, rng)))):
+        got = LinearRegressionFamily(3, noise=0.7, sampler=sampler).sample(LinRegParams(w), 40, np.random.default_rng(5))
+        want = direct(np.random.default_rng(5))
+        assert got.n == 40 and np.array_equal(got.xx, want.xx) and np.array_equal(got.xy, want.xy), sampler
+    # and the two are different draws (the Wishart one uses no points)
+    a = LinearRegressionFamily(3, sampler="wishart").sample(LinRegParams(w), 40, np.random.default_rng(5))
+    b = LinearRegressionFamily(3, sampler="points").sample(LinRegParams(w), 40, np.random.default_rng(5))
+    assert not np.allclose(a.xx, b.xx)
+
+
+def test_one_input_and_noiseless_labels_are_allowed():
+    """d = 1 is a regression through the origin, w = sum x y / sum x^2; noise 0 labels
+    every point exactly with x w*, so one fit recovers w* (to rounding)."""
+    rng = np.random.default_rng(4)
+    source = LinearSource([2.5], noise=0.0)
+    points = source.sample(3, 7, rng)
+    fam = LinearRegressionFamily(1, noise=0.0)
+    x, y = points[..., 0], points[..., 1]
+    np.testing.assert_allclose(fam.fit(fam.summarize(points)).weights[:, 0], (x * y).sum(1) / (x * x).sum(1))
+    np.testing.assert_allclose(y, 2.5 * x)
+    np.testing.assert_allclose(fam.fit(fam.summarize(points)).weights, 2.5)
+
+
+def test_excess_error_is_the_squared_weight_gap():
+    """E_x[(x.w - x.w*)^2] = |w - w*|^2 for x ~ N(0, I), per chain and for a whole history
+    (generations, chains, d) at once; values worked by hand."""
+    source = LinearSource([1.0, -2.0])
+    w = np.array([[[1.0, -2.0], [0.0, 0.0], [2.0, -1.0]],
+                  [[1.0, 0.0], [4.0, 2.0], [1.0, -2.5]]])
+    np.testing.assert_allclose(source.excess_error(LinRegParams(w)), [[0.0, 5.0, 2.0], [4.0, 25.0, 0.25]])
+    np.testing.assert_allclose(source.excess_error(LinRegParams(w[0])), [0.0, 5.0, 2.0])
+
+
 @pytest.mark.parametrize("policy", [Mix(0.1), FreshReal(0.5)], ids=["mix", "fresh"])
 def test_real_data_policies_run_and_bound_the_error(policy):
     h, e = run(policy, generations=20, chains=500, sampler="wishart")
@@ -219,7 +257,15 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     (lambda: LinearRegressionFamily(3, ridge=-0.5), "ridge=-0.5"),
     (lambda: LinearRegressionFamily(3, sampler="magic"), "sampler='magic'"),
     (lambda: LinearSource([[1.0]]), "weights="),
-    (lambda: LinearRegressionFamily(3).summarize(np.zeros((2, 5, 3))), "(chains, n, dim+1)"),
+    (lambda: LinearSource([]), "weights=[]"),
+    (lambda: LinearSource([1.0, np.nan]), "weights=[1.0, nan]"),
+    (lambda: LinearSource([1.0], noise=-1.0), "noise=-1.0"),
+    (lambda: LinearSource([1.0], noise=np.inf), "noise=inf"),
+    (lambda: LinearRegressionFamily(3, noise=np.inf), "noise=inf"),
+    (lambda: LinearRegressionFamily(3, ridge=np.nan), "ridge=nan"),
+    (lambda: LinearRegressionFamily(3, noise=True), "noise=True"),
+    (lambda: LinearRegressionFamily(3, noise="1.0"), "noise='1.0'"),
+    (lambda: LinearRegressionFamily(3).summarize(np.zeros((2, 5, 3))), "(chains, n, dim+1) = (chains, n, 4)"),
     (lambda: run_generations(LinearRegressionFamily(D), LinearSource(w_star()), Replace(), generations=2,
                              samples=11, chains=2, progress=False), "samples=11"),
     (lambda: chapter.MixingConfig(linreg_samples=11), "linreg_samples=11"),

@@ -196,7 +196,6 @@ class RandomFeatureRidge:
             weights.append(Z[:, :, :m].transpose(0, 2, 1) @ alpha)
         coef = np.stack([(S[:, :m].transpose(0, 2, 1) @ v).transpose(0, 2, 1) for m, v in zip(widths, weights)],
                         axis=2)  # (B, L, K, d)
-        self.widths_ = widths
         self.weights_ = [v[..., 0] if single else v.transpose(0, 2, 1) for v in weights]
         self.coef_ = coef[:, 0] if single else coef
         return self

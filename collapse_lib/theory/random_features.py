@@ -106,7 +106,7 @@ def under_error_mixed(m: int, n: int, noise: float, p: float, c2: float, res_w, 
     p = check_fraction("p", p)
     factor = variance_factor(m, n)
     res_w, res_delta, res_shifted = (np.asarray(a, float) for a in (res_w, res_delta, res_shifted))
-    share = strong_collapse_bias(n, p, m) if p > 0 else 0.0
+    share = strong_collapse_bias(n, p, m)  # exactly 0 at p = 0 (no synthetic row)
     q = synthetic_count(n, p) / n
     seen = c2 - res_delta  # the part of delta the projections can represent
     return res_w + share * seen + (noise + (1 - q) * res_w + q * res_shifted) * factor
