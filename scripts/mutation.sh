@@ -42,7 +42,7 @@ MODULES="
 engine|collapse_lib/engine.py|tests/test_lib_engine.py tests/test_lib_store.py tests/test_lib_policies.py
 policies|collapse_lib/policies.py|tests/test_lib_policies.py tests/test_lib_engine.py
 store|collapse_lib/store.py|tests/test_lib_store.py tests/test_lib_engine.py
-runtime|collapse_lib/runtime.py|tests/test_lib_runtime.py tests/test_lib_pieces.py
+runtime|collapse_lib/runtime.py|tests/test_lib_runtime.py tests/test_lib_pieces.py tests/test_gpu_paths.py::test_precision_follows_the_devices_capability
 lm_train|collapse_lib/lm/train.py|tests/test_lib_runtime.py LM_TRAIN
 theory_gaussian|collapse_lib/theory/gaussian.py|tests/test_lib_theory_exact.py tests/test_lib_theory.py
 theory_categorical|collapse_lib/theory/categorical.py|tests/test_lib_theory_exact.py tests/test_lib_theory.py

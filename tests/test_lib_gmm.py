@@ -284,6 +284,45 @@ def test_wright_fisher_loss_distribution_and_reg_covar_level():
         tg.cluster_loss_cdf(1, 3)
 
 
+def test_wright_fisher_loss_is_exact_for_the_smallest_chains():
+    """Two and three points, computed by hand. M = 2 from one point each: the next draw
+    is 0, 1 or 2 with probabilities 1/4, 1/2, 1/4, so P(lost by t) = 1 - (1/2)^t. M = 3
+    from one point: the chain stays in {1, 2} with probability 12/27 + 6/27 = 2/3 from
+    either state, so 1 - (2/3)^t; the median is the first t where half are lost."""
+    np.testing.assert_allclose(tg.cluster_loss_cdf(2, 3), [0.0, 0.5, 0.75, 0.875], rtol=1e-12)
+    np.testing.assert_allclose(tg.cluster_loss_cdf(3, 4, start=1 / 3), 1 - (2 / 3) ** np.arange(5), rtol=1e-12)
+    assert tg.cluster_loss_median(2) == 1  # exactly half are lost at t = 1
+    assert tg.cluster_loss_median(3, start=1 / 3) == 2  # 1/3 by t = 1, 5/9 by t = 2
+    for start in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=rf"^start={start!r} is not allowed: the starting weight must be in "
+                                             r"\(0, 1\)$"):
+            tg.cluster_loss_cdf(10, 3, start=start)
+    with pytest.raises(ValueError, match=r"^samples=1 is not allowed: the Wright-Fisher chain needs M >= 2$"):
+        tg.cluster_loss_median(1)
+
+
+def test_typical_std_iterates_the_shrinking_and_the_regulariser():
+    """v_t = v_(t-1) exp(m / d) + reg_covar per axis from v_0 = std0^2, step by step; at
+    least d + 1 points a component (a d-dimensional covariance needs them); generations
+    may come as floats (a plot's axis) and in any order; no regulariser by default."""
+    n, d, std0, r = 5, 1, 0.8, 0.01
+    shrink = np.exp(tg.log_det_step_mean(n, d) / d)
+    v = [std0 ** 2]
+    for _ in range(3):
+        v.append(v[-1] * shrink + r)
+    np.testing.assert_allclose(tg.typical_std([0, 1, 2, 3], 10, 0.5, d, std0, r), np.sqrt(v), rtol=1e-12)
+    np.testing.assert_allclose(tg.typical_std(np.array([3.0, 0.0]), 10, 0.5, d, std0, r), np.sqrt([v[3], v[0]]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(tg.typical_std([2], 10, 0.5, d, std0), std0 * shrink, rtol=1e-12)
+    # 2 points of a 2-d component count as 3, as do 3 points
+    np.testing.assert_allclose(tg.typical_std([1], 6, 0.5, 2, std0, r),
+                               np.sqrt(std0 ** 2 * np.exp(tg.log_det_step_mean(3, 2) / 2) + r), rtol=1e-12)
+    np.testing.assert_allclose(tg.typical_std([4], 4, 0.5, 2, std0, r), tg.typical_std([4], 6, 0.5, 2, std0, r),
+                               rtol=1e-12)
+    assert tg.reg_covar_floor(4, 0.5, 2, r) == tg.reg_covar_floor(6, 0.5, 2, r)
+    assert tg.reg_covar_floor(4, 0.5, 2, r) != tg.reg_covar_floor(8, 0.5, 2, r)
+
+
 def test_profiles_scale_samples_and_snapshots():
     quick, gpu = chapter.config("quick"), chapter.config("gpu")
     assert gpu.samples == 1000 and gpu.generations == 2000
