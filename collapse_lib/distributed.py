@@ -12,13 +12,21 @@ process, so the numbers are those of a single-process run. Work done once before
 units (building a tokenizer, pre-training a base model, which are cached on disk) runs
 on rank 0 first (:func:`main_first`), and the other ranks then read it from the cache.
 
-When the ranks outnumber the units, the ranks are dealt to the units round-robin and the
-ranks of one unit form a data-parallel :class:`Group`: they hold the same models, split
-each optimizer step's micro-batches and each generation's continuations between them,
-and sum the gradients and gather the continuations (:func:`data_parallel` tells the
-code inside a unit which group it runs in). The numbers are then those of one process
-up to the order of floating-point sums (and the dropout masks of a model with dropout,
-which come from each rank's own stream); only the group's first rank reports the unit.
+When the ranks outnumber the units, the ranks are dealt to the units round-robin
+(:func:`unit_ranks`) and the ranks of one unit share out its chains
+(:func:`chain_ranks`, :class:`ChainSplit`). Every rank of the unit runs the engine's
+loop and draws every chain's random numbers, which cost nothing; only the expensive
+work of a chain (fitting it, sampling from its model, scoring it) is done by the ranks
+the chain is dealt to, and its results are gathered by all the unit's ranks before the
+loop goes on. A chain computed by one rank gets exactly the numbers of one process.
+Chains left over when the ranks outnumber them (two chains on four ranks, or the fifth
+chain on four) run on a data-parallel :class:`Group` of ranks: they hold the same model,
+split each optimizer step's micro-batches and each generation's continuations between
+them, and sum the gradients and gather the continuations. Those numbers are those of
+one process up to the order of floating-point sums (and the dropout masks of a model
+with dropout, which come from each rank's own stream). The code inside a unit asks
+:func:`chain_split` which chains are its own; :func:`for_each_chain` is the loop over
+chains that does this.
 
 On CUDA every rank uses the GPU of its ``LOCAL_RANK`` and the NCCL backend; on the CPU,
 gloo. Without ``torchrun`` everything here is a no-op and runs in the one process.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -89,6 +98,8 @@ class Group:
 
     def sum_(self, tensor):
         """Sum ``tensor`` over the group, in place on every rank; returns it."""
+        if self.size == 1:
+            return tensor
         import torch.distributed as dist
 
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=self.handle)
@@ -96,6 +107,8 @@ class Group:
 
     def gather(self, obj) -> list:
         """Every rank's ``obj`` (pickled), in rank order, on every rank of the group."""
+        if self.size == 1:
+            return [obj]
         import torch.distributed as dist
 
         out: list = [None] * self.size
@@ -103,12 +116,78 @@ class Group:
         return out
 
 
-_GROUP: Group | None = None
+@dataclass(frozen=True)
+class ChainSplit:
+    """How the ranks of one unit share out its chains (:func:`chain_ranks`)."""
+
+    unit: Group  # all the ranks of the unit; this rank's place in it is ``unit.rank``
+    ranks: tuple  # per chain, the places (in ``unit``) of the ranks that compute it
+    groups: dict  # chain -> data-parallel Group, for this rank's chains computed by several ranks
+
+    @property
+    def chains(self) -> int:
+        return len(self.ranks)
+
+    def check(self, chains: int) -> None:
+        if chains != self.chains:
+            raise ValueError(f"chains={chains!r} is not allowed here: the unit was split for {self.chains} chains")
+
+    def mine(self) -> list[int]:
+        """The chains this rank computes, in order."""
+        return [c for c, r in enumerate(self.ranks) if self.unit.rank in r]
+
+    def group(self, chain: int) -> Group | None:
+        """The data-parallel group of ``chain`` (one of :meth:`mine`), or None if this rank
+        computes it alone."""
+        return self.groups.get(chain)
+
+    def leads(self, chain: int) -> bool:
+        """Whether this rank reports ``chain`` (the first of its ranks)."""
+        return self.ranks[chain][0] == self.unit.rank
+
+    def collect(self, part: dict) -> dict:
+        """The union of every rank's ``part`` (keys must not clash), on every rank of the unit."""
+        merged: dict = {}
+        for p in self.unit.gather(part):
+            merged.update(p)
+        return merged
 
 
-def data_parallel() -> Group | None:
-    """The data-parallel group of the unit being computed, or None (a unit of its own)."""
-    return _GROUP
+_SPLIT: ContextVar[ChainSplit | None] = ContextVar("chain_split", default=None)
+
+
+def chain_split() -> ChainSplit | None:
+    """How the unit being computed shares out its chains, or None (this rank computes them all)."""
+    return _SPLIT.get()
+
+
+@contextmanager
+def splitting(split: ChainSplit | None):
+    """Run the block with ``split`` as the unit's :func:`chain_split` (in this thread)."""
+    token = _SPLIT.set(split)
+    try:
+        yield split
+    finally:
+        _SPLIT.reset(token)
+
+
+def for_each_chain(fn: Callable[[int], U], chains: int) -> list[U]:
+    """``[fn(c) for c in range(chains)]``, where, inside a split unit, each chain's ``fn``
+    runs on the rank that leads it and the results are gathered on every rank."""
+    split = chain_split()
+    if split is None:
+        return [fn(c) for c in range(chains)]
+    split.check(chains)
+    merged = split.collect({c: fn(c) for c in split.mine() if split.leads(c)})
+    return [merged[c] for c in range(chains)]
+
+
+def agree(value: T) -> T:
+    """``value`` as the first rank of a split unit has it, on every rank of the unit (a
+    choice read from files that another unit may be writing meanwhile must be the same on
+    all of them); ``value`` itself outside a split unit."""
+    split = chain_split()
+    return value if split is None else split.unit.gather(value)[0]
 
 
 def unit_ranks(units: int, size: int) -> list[list[int]]:
@@ -121,12 +200,30 @@ def unit_ranks(units: int, size: int) -> list[list[int]]:
     return [list(range(i, size, units)) for i in range(units)]
 
 
-def map_units(fn: Callable[[T], U], units: Sequence[T]) -> list[U]:
+def chain_ranks(chains: int, size: int, data_parallel: bool = True) -> list[list[int]]:
+    """Which of a unit's ``size`` ranks compute each of its ``chains``.
+
+    Whole rounds of chains are dealt one a rank (chain ``c`` on rank ``c mod size``);
+    the ``chains mod size`` chains left over each get a data-parallel group of the ranks
+    (:func:`unit_ranks`), so that no rank idles: ``chain_ranks(5, 4)`` is
+    ``[[0], [1], [2], [3], [0, 1, 2, 3]]`` and ``chain_ranks(2, 4)`` is ``[[0, 2], [1, 3]]``.
+    Without ``data_parallel`` (a family whose fitting cannot be shared) the leftover
+    chains are dealt one a rank too, and ranks beyond the chains idle."""
+    if chains < 1 or size < 1:
+        return []
+    whole = chains - chains % size if data_parallel else chains
+    out = [[c % size] for c in range(whole)]
+    return out + unit_ranks(chains - whole, size) if chains > whole else out
+
+
+def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int = 1,
+              data_parallel: bool = True) -> list[U]:
     """``[fn(u) for u in units]``, unit ``i`` computed on rank ``i mod N`` and every
-    result gathered on every rank (pickled objects), in the order of ``units``. With more
-    ranks than units, each unit runs on a data-parallel :class:`Group` of ranks
-    (:func:`unit_ranks`) and the group's first rank reports it."""
-    global _GROUP
+    result gathered on every rank (pickled objects), in the order of ``units``.
+
+    With more ranks than units, each unit runs on a group of ranks (:func:`unit_ranks`)
+    that share out its ``chains`` (:func:`chain_ranks`; ``fn`` sees how through
+    :func:`chain_split`); the group's first rank reports the unit."""
     rank, size = world()
     if size == 1:
         return [fn(u) for u in units]
@@ -134,15 +231,22 @@ def map_units(fn: Callable[[T], U], units: Sequence[T]) -> list[U]:
 
     if size > len(units) > 0:
         members = unit_ranks(len(units), size)
-        handles = [dist.new_group(m) for m in members]  # every rank takes part in creating every group
-        i = rank % len(units)
-        group = Group(handles[i], members[i].index(rank), len(members[i]))
-        _GROUP = group
-        try:
-            result = fn(units[i])
-        finally:
-            _GROUP = None
-        mine = {i: result} if group.rank == 0 else {}
+        mine_unit = rank % len(units)
+        split = None
+        for i, m in enumerate(members):  # every rank takes part in creating every group
+            plan = chain_ranks(chains, len(m), data_parallel)
+            unit = Group(dist.new_group(m) if len(m) > 1 else None, m.index(rank) if rank in m else -1, len(m))
+            groups = {}
+            for c, places in enumerate(plan):
+                if len(places) > 1:
+                    handle = dist.new_group([m[j] for j in places])
+                    if i == mine_unit and unit.rank in places:
+                        groups[c] = Group(handle, places.index(unit.rank), len(places))
+            if i == mine_unit:
+                split = ChainSplit(unit, tuple(tuple(p) for p in plan), groups)
+        with splitting(split):
+            result = fn(units[mine_unit])
+        mine = {mine_unit: result} if split.unit.rank == 0 else {}
     else:
         mine = {i: fn(u) for i, u in enumerate(units) if i % size == rank}
     gathered: list = [None] * size

@@ -11,9 +11,9 @@ and :func:`timing_table` makes the running page's table of chapter times from it
 ``6 N`` per trained token and ``2 N`` per token of a forward pass, for ``N`` weights; at
 128 tokens per sequence attention adds under 2 % for OPT-125m and is left out) and divides
 by the throughput, measured (the results file's fine-tuning and generation lines on
-OPT-125m's architecture) or, until a GPU run exists, assumed and said so. The regimes are
-the units spread over the GPUs (:mod:`collapse_lib.distributed`: unit ``i`` on GPU
-``i mod g``), so the wall time is the busiest GPU's sum.
+OPT-125m's architecture) or, until a GPU run exists, assumed and said so. The regimes,
+and with more GPUs than regimes their chains, are spread over the GPUs as
+:mod:`collapse_lib.distributed` spreads them, so the wall time is the busiest GPU's sum.
 """
 from __future__ import annotations
 
@@ -118,17 +118,17 @@ def lm_run_flops(cfg, *, n_params: int = OPT_125M_PARAMETERS, blocks: int | None
     return out
 
 
-def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None, units: str = "regime") -> WallTime:
+def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None) -> WallTime:
     """The estimate for ``gpus`` GPUs, from the throughput in ``measured`` (keys of
-    :data:`ASSUMED`) or the assumed one.
-
-    ``units="regime"`` is what :mod:`collapse_lib.distributed` does: regime ``i`` on GPU
-    ``i mod gpus``, or, with more GPUs than regimes, on a data-parallel group of them
-    (:func:`~collapse_lib.distributed.unit_ranks`) that shares its fine-tuning and its
-    generation (taken to scale linearly with the group, communication not counted) while
-    every GPU of the group scores the test set. ``"chain"`` (every regime's chains as
-    separate units) is what a split of the chains would give, which is not implemented."""
-    from .distributed import unit_ranks
+    :data:`ASSUMED`) or the assumed one, for the way :mod:`collapse_lib.distributed`
+    spreads the run: regime ``i`` on GPU ``i mod gpus``; with more GPUs than regimes, each
+    regime on a group of them (:func:`~collapse_lib.distributed.unit_ranks`) that shares
+    out its chains (:func:`~collapse_lib.distributed.chain_ranks`). A chain costs a
+    regime's time over its chains; a leftover chain run data-parallel on ``k`` GPUs takes
+    ``1/k`` of its fine-tuning and generation (linear scaling, communication not counted)
+    and all of its scoring, done by one GPU while the others of its group wait. The wall
+    time is the busiest GPU's sum."""
+    from .distributed import chain_ranks, unit_ranks
 
     rate = measured or ASSUMED
     per, shared, scoring = {}, {}, {}
@@ -137,20 +137,20 @@ def lm_paper_wall_time(cfg, gpus: int = 1, measured: dict | None = None, units: 
         shared[regime] = c["train_tokens"] / rate["train_tokens_per_s"] + c["new_tokens"] / rate["generate_tokens_per_s"]
         scoring[regime] = c["eval_tokens"] / rate["eval_tokens_per_s"]
         per[regime] = shared[regime] + scoring[regime]
-    if units == "regime":
-        if gpus > len(cfg.regimes):
-            groups = unit_ranks(len(cfg.regimes), gpus)
-            seconds = max(shared[r] / len(g) + scoring[r] for r, g in zip(cfg.regimes, groups))
-            return WallTime(per, gpus, seconds, {k: v["flops"] for k, v in counts.items()}, rate["device"])
-        work = [per[r] for r in cfg.regimes]
-    elif units == "chain":
-        work = [per[r] / cfg.chains for r in cfg.regimes for _ in range(cfg.chains)]
-    else:
-        raise ValueError(f"units={units!r} is not allowed: it must be 'regime' or 'chain'")
-    load = [0.0] * gpus
-    for i, w in enumerate(work):
-        load[i % gpus] += w
-    return WallTime(per, gpus, max(load), {k: v["flops"] for k, v in counts.items()}, rate["device"])
+    flops = {k: v["flops"] for k, v in counts.items()}
+    if gpus <= len(cfg.regimes):
+        load = [0.0] * gpus
+        for i, r in enumerate(cfg.regimes):
+            load[i % gpus] += per[r]
+        return WallTime(per, gpus, max(load), flops, rate["device"])
+    seconds = 0.0
+    for r, members in zip(cfg.regimes, unit_ranks(len(cfg.regimes), gpus)):
+        load = [0.0] * len(members)
+        for ranks in chain_ranks(cfg.chains, len(members)):
+            for j in ranks:
+                load[j] += (shared[r] / len(ranks) + scoring[r]) / cfg.chains
+        seconds = max(seconds, max(load))
+    return WallTime(per, gpus, seconds, flops, rate["device"])
 
 
 def measured_lm_throughput(rec: dict | None) -> dict | None:

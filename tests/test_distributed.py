@@ -1,6 +1,7 @@
 """``torchrun`` spreads the language-model regimes over processes (gloo on the CPU) and
 gives the numbers of one process; with more processes than regimes, a regime's ranks
-fine-tune and generate data-parallel (:mod:`collapse_lib.distributed`)."""
+share out its chains, and fine-tune and generate a leftover chain data-parallel
+(:mod:`collapse_lib.distributed`)."""
 from __future__ import annotations
 
 import json
@@ -42,6 +43,48 @@ def test_units_are_dealt_to_ranks_and_groups():
     assert unit_ranks(2, 5) == [[0, 2, 4], [1, 3]]  # more ranks: a group per unit, every rank used once
     assert unit_ranks(1, 3) == [[0, 1, 2]]
     assert unit_ranks(0, 4) == []
+
+
+def test_chains_are_dealt_in_whole_rounds_and_leftovers_run_data_parallel():
+    from collapse_lib.distributed import chain_ranks
+
+    assert chain_ranks(4, 2) == [[0], [1], [0], [1]]
+    assert chain_ranks(5, 4) == [[0], [1], [2], [3], [0, 1, 2, 3]]  # the fifth chain on every rank
+    assert chain_ranks(3, 2) == [[0], [1], [0, 1]]
+    assert chain_ranks(2, 4) == [[0, 2], [1, 3]]
+    assert chain_ranks(2, 3) == [[0, 2], [1]]
+    assert chain_ranks(1, 3) == [[0, 1, 2]]
+    assert chain_ranks(5, 1) == [[0]] * 5
+    # without data-parallel fitting, every chain on one rank; ranks beyond the chains idle
+    assert chain_ranks(3, 2, data_parallel=False) == [[0], [1], [0]]
+    assert chain_ranks(2, 4, data_parallel=False) == [[0], [1]]
+    assert chain_ranks(0, 4) == [] and chain_ranks(3, 0) == []
+    for chains in range(1, 9):
+        for size in range(1, 9):
+            plan = chain_ranks(chains, size)
+            assert len(plan) == chains and sorted({r for p in plan for r in p}) == list(range(size))
+
+
+def test_a_split_unit_computes_each_chain_once_and_agrees():
+    """Three chains on two ranks (threads): each chain's result comes from the rank that
+    leads it, on both ranks, and ``agree`` gives rank 0's value everywhere."""
+    from collapse_lib.distributed import agree, chain_split, for_each_chain
+    from collapse_lib.testing.ranks import run_ranks, thread_splits
+
+    calls = []
+
+    def rank(r):
+        split = chain_split()
+        assert split.mine() == ([0, 2] if r == 0 else [1, 2]) and split.leads(2) == (r == 0)
+        assert (split.group(2).rank, split.group(2).size, split.group(0 if r == 0 else 1)) == (r, 2, None)
+        out = for_each_chain(lambda c: calls.append((c, r)) or (c, r), 3)
+        with pytest.raises(ValueError, match=r"chains=4 is not allowed here: the unit was split for 3 chains"):
+            split.check(4)
+        return out, agree(f"rank {r}")
+
+    assert run_ranks(rank, thread_splits(3, 2)) == [([(0, 0), (1, 1), (2, 0)], "rank 0")] * 2
+    assert sorted(calls) == [(0, 0), (1, 1), (2, 0)]
+    assert for_each_chain(lambda c: c * 10, 3) == [0, 10, 20] and agree("alone") == "alone"  # no split
 
 
 def test_a_group_shares_out_every_item_once():
@@ -126,20 +169,25 @@ def test_torchrun_with_two_processes_gives_the_numbers_of_one(tmp_path):
     assert (tmp_path / "two" / "figures" / "test_perplexity.png").exists()
     assert a["regimes"]["replace"]["ranks"] == b["regimes"]["replace"]["ranks"] == 1
 
-    # one regime and one chain on two processes: they fine-tune and generate data-parallel,
-    # and chain 0 gets the numbers of the one-process run (chain 0's streams do not depend
-    # on the number of chains) up to float32 rounding of the gradient sums and of batched
-    # kernels on shares of the prompts (relative 1e-7 per operation; 1e-5 leaves room for
-    # the few thousand operations of two generations, and a lost share of a gradient or of
-    # the continuations would change the perplexities by whole percents)
+    # one regime on three processes: they share out its two chains (chain_ranks(2, 3)),
+    # chain 1 on rank 1 alone, which gives exactly the one-process numbers, and chain 0 on
+    # ranks 0 and 2, data-parallel, which gives them up to float32 rounding of the gradient
+    # sums and of batched kernels on shares of the prompts (relative 1e-7 per operation;
+    # 1e-5 leaves room for the few thousand operations of two generations, and a lost share
+    # of a gradient or of the continuations would change the perplexities by whole percents)
+    from collapse_lib.distributed import chain_ranks
+
+    assert chain_ranks(2, 3) == [[0, 2], [1]]
     shutil.copytree(tmp_path / "c1", tmp_path / "c3", ignore=shutil.ignore_patterns("runs"))
-    dp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                         "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "collapse_lib", "run", "lm",
-                         "--profile", "quick", "--set", "regimes=replace", "--set", "chains=1", "--out",
-                         str(tmp_path / "dp")], env={**env, "COLLAPSE_CACHE": str(tmp_path / "c3")}, cwd=ROOT,
-                        capture_output=True, text=True, timeout=600)
-    assert dp.returncode == 0, dp.stderr[-3000:]
-    c = json.loads((tmp_path / "dp" / "results.json").read_text())["regimes"]["replace"]
-    assert c["ranks"] == 2
-    np.testing.assert_allclose(np.array(c["test_ppl_by_chain"])[:, 0],
-                               np.array(a["regimes"]["replace"]["test_ppl_by_chain"])[:, 0], rtol=1e-5)
+    split = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=3",
+                            "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "collapse_lib", "run",
+                            "lm", "--profile", "quick", "--set", "regimes=replace", "--out", str(tmp_path / "split")],
+                           env={**env, "COLLAPSE_CACHE": str(tmp_path / "c3")}, cwd=ROOT, capture_output=True,
+                           text=True, timeout=600)
+    assert split.returncode == 0, split.stderr[-3000:]
+    c = json.loads((tmp_path / "split" / "results.json").read_text())["regimes"]["replace"]
+    assert c["ranks"] == 3
+    got, want = np.array(c["test_ppl_by_chain"]), np.array(a["regimes"]["replace"]["test_ppl_by_chain"])
+    np.testing.assert_array_equal(got[:, 1], want[:, 1])
+    np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-5)
+    assert not np.array_equal(got[:, 0], got[:, 1])  # two chains, not one computed twice

@@ -552,3 +552,41 @@ def test_a_long_single_document_is_tokenized_in_line_aligned_chunks(tok, corpus)
     ids = tokenize_documents(spy, ["x" * 25 + "\n" + "y" * 3], chunk_chars=10)
     assert pieces == ["x" * 10, "x" * 10, "x" * 5 + "\n" + "y" * 3]
     assert tok.decode(ids.tolist()) == "x" * 25 + "\n" + "y" * 3
+
+
+def test_a_split_unit_gets_the_numbers_of_one_process(tok, blocks, tmp_path):
+    """Two ranks (threads here, processes under torchrun) share out three chains: chains
+    0 and 1 one a rank, chain 2 data-parallel on both (``chain_ranks(3, 2)``). Every rank
+    ends with every chain's records, those of one process: exactly for the chains one rank
+    computes, and up to float32 rounding of the gradient sums for the data-parallel one
+    (relative 1e-7 a sum, over a few Adam steps; a lost share of a batch or of the
+    continuations changes the loss by percents and the blocks entirely)."""
+    from collapse_lib import RunStore
+    from collapse_lib.distributed import chain_ranks
+    from collapse_lib.testing.ranks import run_ranks, thread_splits
+
+    rec = lambda p, d, t: {"loss": p.loss, "key": p.key, "tokens": d.tokens}  # noqa: E731
+
+    def run(fam, root):
+        return run_generations(fam, BlockSource(blocks[:12]), Mix(0.25), generations=2, samples=12, chains=3,
+                               seed=4, record=rec, store=RunStore(root / "store", {"test": 1}), progress=False), fam
+
+    one, _ = run(make_family(tok, blocks, tmp_path / "one"), tmp_path / "one")
+    assert chain_ranks(3, 2) == [[0], [1], [0, 1]]
+    splits = thread_splits(3, 2)
+    # the ranks' base models are made here: torch's global generator (which initialises
+    # them) is shared by threads, not by processes
+    fams = [make_family(tok, blocks, tmp_path / "split") for _ in splits]
+    ranks = run_ranks(lambda r: run(fams[r], tmp_path / "split"), splits)
+    for h, fam in ranks:
+        np.testing.assert_array_equal(h["tokens"], one["tokens"])
+        np.testing.assert_array_equal(h["key"], one["key"])
+        np.testing.assert_array_equal(h["loss"][:, :2], one["loss"][:, :2])
+        np.testing.assert_allclose(h["loss"][:, 2], one["loss"][:, 2], rtol=1e-5)
+    # each rank fine-tuned its own chains only: three fits a generation, on two ranks
+    trained = [sum(what == "train" for what, _, _ in fam.throughput_) for _, fam in ranks]
+    assert trained == [2 * 3, 2 * 3]
+    # one gather of the fits and one of the continuations a generation (three fits, two samplings)
+    assert splits[0].unit.group.calls == [5, 5]
+    with pytest.raises(ValueError, match=r"chains=2 is not allowed here: the unit was split for 3 chains"):
+        run_ranks(lambda r: fams[r].fit(TokenBlocks(np.repeat(blocks[None, :12], 2, axis=0))), thread_splits(3, 2))

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from collapse_lib import runtime  # noqa: E402
 from collapse_lib.lm import TinyGPTConfig, fine_tune, tiny_gpt2  # noqa: E402
 from collapse_lib.lm import train as train_mod  # noqa: E402
+from collapse_lib.testing.ranks import ThreadGroup  # noqa: E402
 
 
 def fake_gpu(monkeypatch, *, bf16: bool, name: str = "NVIDIA A100-SXM4-80GB"):
@@ -483,38 +484,6 @@ def test_the_first_step_follows_the_seeded_order_and_the_progress_bar_is_labelle
     for p, g in zip(start.parameters(), recorder.log[0][1]):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5 * scale)
     fine_tune(tiny(), x[:3], epochs=1, batch_size=1, lr=1e-3)  # one block a step
-
-
-class ThreadGroup:
-    """Ranks of a data-parallel group played by threads of this process: ``sum_`` adds the
-    members' tensors through shared memory, in rank order on every member, as an
-    all-reduce does (a stand-in for :class:`collapse_lib.distributed.Group`)."""
-
-    def __init__(self, size: int):
-        import threading
-
-        self.size, self.slots, self.barrier = size, [None] * size, threading.Barrier(size, timeout=60)
-        self.calls = [0] * size
-
-    def member(self, rank: int):
-        group = self
-
-        class Member:
-            def __init__(self):
-                self.rank, self.size = rank, group.size
-
-            def sum_(self, tensor):
-                group.calls[rank] += 1
-                group.slots[rank] = tensor.detach().clone()
-                group.barrier.wait()
-                total = group.slots[0].clone()
-                for t in group.slots[1:]:
-                    total += t
-                group.barrier.wait()  # every member has read the slots before any is reused
-                tensor.copy_(total)
-                return tensor
-
-        return Member()
 
 
 @pytest.mark.parametrize("size, micro", [(2, None), (3, 2)])

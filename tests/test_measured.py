@@ -64,11 +64,16 @@ def test_regimes_spread_over_gpus_bound_the_wall_time():
     fl = {r: lm_run_flops(paper)[r] for r in paper.regimes}
     assert lm_paper_wall_time(paper, 1, rates).regimes["replace"] == pytest.approx(
         fl["replace"]["train_tokens"] / 1e6 + fl["replace"]["new_tokens"] / 1e4 + fl["replace"]["eval_tokens"] / 3e6)
-    # 8 GPUs, 2 regimes: a data-parallel group of 4 per regime shares training and
-    # generation; each of its GPUs scores the test set
-    mix = fl["mix"]
+    # 8 GPUs, 2 regimes: 4 GPUs per regime share out its 5 chains (chain_ranks(5, 4)):
+    # GPU 0 computes chain 0 alone and a quarter of chain 4's fine-tuning and generation,
+    # and scores both
+    mix = {k: v / paper.chains for k, v in fl["mix"].items()}
+    assert paper.chains == 5
     assert lm_paper_wall_time(paper, 8, rates).seconds == pytest.approx(
-        (mix["train_tokens"] / 1e6 + mix["new_tokens"] / 1e4) / 4 + mix["eval_tokens"] / 3e6)
+        1.25 * (mix["train_tokens"] / 1e6 + mix["new_tokens"] / 1e4) + 2 * mix["eval_tokens"] / 3e6)
+    # 10 GPUs: every chain on a GPU of its own
+    assert lm_paper_wall_time(paper, 10, rates).seconds == pytest.approx(
+        lm_paper_wall_time(paper, 1, rates).regimes["mix"] / paper.chains)
     # 3 GPUs: replace gets GPUs 0 and 2, mix GPU 1 alone
     three = lm_paper_wall_time(paper, 3, rates)
     assert three.seconds == pytest.approx(three.regimes["mix"])
@@ -83,13 +88,3 @@ def test_measured_throughput_comes_from_the_benchmark_lines():
     r = measured_lm_throughput(rec)
     assert (r["train_tokens_per_s"], r["generate_tokens_per_s"]) == (4e5, 3e4) and "measured" in r["device"]
     assert measured_lm_throughput({"benchmarks": {"results": []}}) is None
-
-
-def test_splitting_the_chains_would_spread_ten_units():
-    paper = lm.config("paper")
-    one = lm_paper_wall_time(paper, 1)
-    split = lm_paper_wall_time(paper, 8, units="chain")
-    # units 0-4 are the replace chains, 5-9 the mix chains: GPUs 0 and 1 get one of each
-    assert split.seconds == pytest.approx((one.regimes["replace"] + one.regimes["mix"]) / paper.chains)
-    with pytest.raises(ValueError, match=r"units='rank' is not allowed"):
-        lm_paper_wall_time(paper, 8, units="rank")

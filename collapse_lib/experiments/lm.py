@@ -306,7 +306,7 @@ class RegimeResult:
     generate_tokens_per_s: float  # mean over the generations computed by this process (NaN if none)
     resumed_from: int | None = None
     label: str = ""  # how figures and tables name the regime
-    ranks: int = 1  # processes that ran it (more than one: data-parallel, under torchrun)
+    ranks: int = 1  # processes that ran it (more than one: its chains shared out, under torchrun)
 
     @property
     def generations(self) -> np.ndarray:
@@ -342,6 +342,8 @@ def family(cfg: LMConfig, setup: LMSetup, regime: str, checkpoint_dir) -> LMFami
 
 def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callback=None) -> RegimeResult:
     """The engine's run of one regime, every generation stored (a rerun resumes)."""
+    from ..distributed import chain_split, for_each_chain
+
     check_choice("regime", regime, REGIMES)
     store = run_store(cfg, regime, root)
     fam = family(cfg, setup, regime, store.root / "models")
@@ -355,10 +357,12 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
     def record(params: LMParams, train, t: int) -> dict:
         if t == 0:
             first["p"] = params
-        C = params.chains
+        # inside a split unit (torchrun), each chain is scored by the rank that leads it
+        test = for_each_chain(lambda c: fam.perplexity(params, c, setup.test_blocks), params.chains)
+        data = for_each_chain(lambda c: fam.sequence_perplexity(gen0(), c, train.tokens[c]), params.chains)
         return {
-            "test_ppl": np.array([fam.perplexity(params, c, setup.test_blocks) for c in range(C)]),
-            "data_ppl": np.stack([fam.sequence_perplexity(gen0(), c, train.tokens[c]) for c in range(C)]),
+            "test_ppl": np.array(test),
+            "data_ppl": np.stack(data),
             "loss": params.loss, "tokens_per_s": params.tokens_per_s, "mfu": params.mfu,
             "example": train.tokens[0, -1],
         }
@@ -375,13 +379,11 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
                                  generations=cfg.generations, samples=len(setup.train_blocks), chains=cfg.chains,
                                  seed=cfg.seed, record=record, store=store, callback=after,
                                  desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
-    from ..distributed import data_parallel
-
     gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
-    group = data_parallel()
+    split = chain_split()
     return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
                         h["mfu"], h["example"], float(np.mean(gen_tps)) if gen_tps else float("nan"),
-                        h.resumed_from, regime_label(regime, cfg.real_fraction), 1 if group is None else group.size)
+                        h.resumed_from, regime_label(regime, cfg.real_fraction), 1 if split is None else split.unit.size)
 
 
 def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResult:
@@ -392,8 +394,9 @@ def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResu
         with main_first():  # under torchrun, rank 0 builds what is cached, the others read it
             setup = prepare(cfg)
     res = LMResult(setup.data, setup.model, setup.zero_shot_ppl, pretrain=setup.pretrain)
-    # the regimes are independent runs: under torchrun, each rank runs its share
-    runs = map_units(lambda regime: run_regime(cfg, setup, regime, root=root), cfg.regimes)
+    # the regimes are independent runs: under torchrun, each rank runs its share (with
+    # more ranks than regimes, a regime's ranks share out its chains)
+    runs = map_units(lambda regime: run_regime(cfg, setup, regime, root=root), cfg.regimes, chains=cfg.chains)
     res.regimes.update(zip(cfg.regimes, runs))
     return res
 

@@ -297,6 +297,8 @@ def train_generations(cfg: VAEConfig, data: ImageData, policy: str, *, synthetic
     """The engine's run of one policy under scheme ``synthetic`` (the main one by
     default): records every generation's weights and loss. Generation 0 comes from the
     shared store of :func:`first_generation_store` once any run has trained it."""
+    from ..distributed import agree
+
     scheme = synthetic or cfg.synthetic[0]
     check_choice("synthetic", scheme, SCHEMES)
     fam = family(cfg, data, scheme)
@@ -304,7 +306,9 @@ def train_generations(cfg: VAEConfig, data: ImageData, policy: str, *, synthetic
         raise ValueError(f"samples={cfg.samples!r} is not allowed: {data.name} has {len(data.train_images)} "
                          "training images")
     store, shared = run_store(cfg, policy, root, scheme), first_generation_store(cfg, root)
-    seeded = store is not None and not store.finished() and bool(shared.finished())
+    # another run may be storing the shared generation 0 meanwhile: the ranks of a split
+    # run take the first one's view of it
+    seeded = agree(store is not None and not store.finished() and bool(shared.finished()))
     if seeded:
         store.save(0, shared.load(0))
     record = lambda params, train, t: {"weights": params.weights, "loss": params.loss}  # noqa: E731
@@ -324,6 +328,8 @@ def measure(cfg: VAEConfig, data: ImageData, history: History, clf: DigitClassif
 
     The spread is the paper's measure: every generation's images are encoded by the
     encoder of *generation 0* (the VAE trained on real images) of the same chain."""
+    from ..distributed import for_each_chain
+
     scheme = synthetic or cfg.synthetic[0]
     fam = family(cfg, data, scheme)
     W, L = history["weights"], history["loss"]
@@ -333,8 +339,7 @@ def measure(cfg: VAEConfig, data: ImageData, history: History, clf: DigitClassif
     grids = np.empty((G1, cfg.grid_images, data.pixels), np.uint8)
     for t in progress(range(G1), desc=f"measuring, {policy}"):
         images = fam.sample_images(VAEParams(W[t], L[t]), cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
-        for c in range(C):
-            spread[t, c] = latent_spread(fam.encode_means(first, c, images[c]))
+        spread[t] = for_each_chain(lambda c: latent_spread(fam.encode_means(first, c, images[c])), C)
         shares[t] = class_shares(clf.predict(images.reshape(-1, data.pixels)).reshape(C, -1))
         grids[t] = np.resize(images[0], (cfg.grid_images, data.pixels))
     return PolicyResult(policy, spread, shares, L, grids, history.resumed_from, scheme)
@@ -355,7 +360,10 @@ def run_all(cfg: VAEConfig, data: ImageData | None = None, *, root=None) -> VAER
         h = train_generations(cfg, data, policy, synthetic=scheme, root=root)
         return measure(cfg, data, h, clf, policy, scheme), VAEParams(h["weights"][0], h["loss"][0])
 
-    for (policy, scheme), (measured, first) in zip(cfg.runs, map_units(one, cfg.runs)):
+    # with more ranks than runs, a run's ranks share out its chains (each chain's VAEs
+    # train on one rank: the vectorised loop of a chain is not split)
+    units = map_units(one, cfg.runs, chains=cfg.chains, data_parallel=False)
+    for (policy, scheme), (measured, first) in zip(cfg.runs, units):
         res.policies[cfg.run_name(policy, scheme)] = measured
         if res.real_spread is None:
             fam = family(cfg, data)

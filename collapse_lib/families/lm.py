@@ -22,7 +22,11 @@ As a model family of the engine (:mod:`collapse_lib.engine`):
 - ``fit`` fine-tunes a fresh copy of the base model per chain. Its seed (shuffling,
   dropout) is a hash of the family's seed, the chain and the training tokens, so training
   is a deterministic function of its data and a resumed run retrains exactly what an
-  uninterrupted one would.
+  uninterrupted one would;
+- under ``torchrun``, when the ranks of a regime share out its chains
+  (:func:`collapse_lib.distributed.chain_split`), ``fit`` and ``sample`` compute this
+  rank's chains (a data-parallel chain with the other ranks of its group) and gather the
+  others', so that every rank holds every chain's parameters and blocks.
 """
 from __future__ import annotations
 
@@ -188,33 +192,39 @@ class LMFamily:
         return TokenBlocks(points.astype(np.int32))
 
     def fit(self, data: TokenBlocks) -> LMParams:
-        """A fresh copy of the base model per chain, fine-tuned on that chain's blocks."""
+        """A fresh copy of the base model per chain, fine-tuned on that chain's blocks
+        (inside a split unit, only this rank's chains; the others' results are gathered)."""
         import io
 
         import torch
 
-        from ..distributed import data_parallel
+        from ..distributed import chain_split
         from ..lm.train import fine_tune
         from ..store import atomic_write_bytes
 
-        keys, losses, tps, mfu = [], [], [], []
-        for c in range(data.chains):
+        split = chain_split()
+        if split is not None:
+            split.check(data.chains)
+        done = {}
+        for c in range(data.chains) if split is None else split.mine():
+            group = None if split is None else split.group(c)
             key = fit_seed(self.seed, c, data.tokens[c])
             model = self.fresh_model()
             with self._threads():
                 stats = fine_tune(model, data.tokens[c], epochs=self.epochs, batch_size=self.batch_size,
                                   micro_batch_size=self.micro_batch_size, lr=self.lr, min_lr=self.min_lr,
                                   weight_decay=self.weight_decay, seed=key, progress=self._bars(),
-                                  desc=f"fine-tuning chain {c}", group=data_parallel())
-            buf = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-            atomic_write_bytes(self.checkpoint(key), buf.getvalue())
+                                  desc=f"fine-tuning chain {c}", group=group)
+            if split is None or split.leads(c):  # the ranks of a data-parallel group hold the same weights
+                buf = io.BytesIO()
+                torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+                atomic_write_bytes(self.checkpoint(key), buf.getvalue())
+                done[c] = (key, stats.losses[-1], stats.tokens_per_s, np.nan if stats.mfu is None else stats.mfu)
             self._remember(key, model)
-            keys.append(key)
-            losses.append(stats.losses[-1])
-            tps.append(stats.tokens_per_s)
-            mfu.append(np.nan if stats.mfu is None else stats.mfu)
             self.throughput_.append(("train", stats.tokens_per_s, stats.mfu))
+        if split is not None:
+            done = split.collect(done)  # after it, every chain's checkpoint is on disk
+        keys, losses, tps, mfu = zip(*(done[c] for c in range(data.chains)))
         return LMParams(np.array(keys, dtype=np.int64), np.array(losses), np.array(tps), np.array(mfu))
 
     def continue_blocks(self, params: LMParams, chain: int, blocks: np.ndarray) -> np.ndarray:
@@ -232,22 +242,32 @@ class LMFamily:
 
     def sample(self, params: LMParams, n: int, rng: np.random.Generator) -> TokenBlocks:
         """Continuations of ``n`` real training blocks per chain, the prompts drawn without
-        replacement with one call on ``rng`` (all of them, shuffled, when ``n`` is N)."""
+        replacement with one call on ``rng`` (all of them, shuffled, when ``n`` is N).
+        Inside a split unit this rank continues its chains' prompts (its share of them,
+        for a data-parallel chain) and every continuation is gathered."""
         N = len(self.prompts)
         if n > N:
             raise ValueError(f"samples={n!r} is not allowed: there are only {N} training blocks to continue")
-        from ..distributed import data_parallel
+        from ..distributed import chain_split
 
         idx = np.argsort(rng.random((params.chains, N)), axis=1)[:, :n]
         out = np.empty((params.chains, n, self.block_size), dtype=np.int32)
-        group = data_parallel()
-        for c in range(params.chains):
-            if group is None:
+        split = chain_split()
+        if split is None:
+            for c in range(params.chains):
                 out[c] = self.continue_blocks(params, c, self.prompts[idx[c]])
-            else:  # each rank of the data-parallel group continues its share of the prompts
-                mine = self.prompts[idx[c]][group.shard(n)]
-                part = self.continue_blocks(params, c, mine) if len(mine) else mine[:, :0]
-                out[c] = np.concatenate([np.asarray(q).reshape(-1, self.block_size) for q in group.gather(part)])
+            return TokenBlocks(out)
+        split.check(params.chains)
+        parts = {}
+        for c in split.mine():
+            group = split.group(c)
+            share = slice(0, n) if group is None else group.shard(n)
+            prompts = self.prompts[idx[c, share]]
+            parts[c, share.start] = self.continue_blocks(params, c, prompts) if len(prompts) else prompts
+        parts = split.collect(parts)
+        for c in range(params.chains):
+            out[c] = np.concatenate([np.asarray(parts[k]).reshape(-1, self.block_size)
+                                     for k in sorted(k for k in parts if k[0] == c)])
         return TokenBlocks(out)
 
     # ------------------------------------------------------------------ scores
