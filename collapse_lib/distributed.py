@@ -12,9 +12,9 @@ process, so the numbers are those of a single-process run. Work done once before
 units (building a tokenizer, pre-training a base model, which are cached on disk) runs
 on rank 0 first (:func:`main_first`), and the other ranks then read it from the cache.
 
-When the ranks outnumber the units, the ranks are dealt to the units round-robin
-(:func:`unit_ranks`) and the ranks of one unit share out its chains
-(:func:`chain_ranks`, :class:`ChainSplit`). Every rank of the unit runs the engine's
+When the ranks outnumber the units of the language-model chapter, the ranks are dealt
+to the units round-robin (:func:`unit_ranks`) and the ranks of one unit share out its
+chains (:func:`chain_ranks`, :class:`ChainSplit`). Every rank of the unit runs the engine's
 loop and draws every chain's random numbers, which cost nothing; only the expensive
 work of a chain (fitting it, sampling from its model, scoring it) is done by the ranks
 the chain is dealt to, and its results are gathered by all the unit's ranks before the
@@ -27,6 +27,11 @@ one process up to the order of floating-point sums (and the dropout masks of a m
 with dropout, which come from each rank's own stream). The code inside a unit asks
 :func:`chain_split` which chains are its own; :func:`for_each_chain` is the loop over
 chains that does this.
+
+The VAE chapter's chains are not shared out (``map_units`` without ``chains``): they
+train together in one vectorised loop, which costs about one chain's time, and a loop
+over fewer chains rounds differently (the last bits of a weight at first, which training
+over generations grows), so its ranks beyond its runs idle.
 
 On CUDA every rank uses the GPU of its ``LOCAL_RANK`` and the NCCL backend; on the CPU,
 gloo. Without ``torchrun`` everything here is a no-op and runs in the one process.
@@ -182,14 +187,6 @@ def for_each_chain(fn: Callable[[int], U], chains: int) -> list[U]:
     return [merged[c] for c in range(chains)]
 
 
-def agree(value: T) -> T:
-    """``value`` as the first rank of a split unit has it, on every rank of the unit (a
-    choice read from files that another unit may be writing meanwhile must be the same on
-    all of them); ``value`` itself outside a split unit."""
-    split = chain_split()
-    return value if split is None else split.unit.gather(value)[0]
-
-
 def unit_ranks(units: int, size: int) -> list[list[int]]:
     """The ranks of each unit: unit ``i`` runs on the ranks ``r`` with ``r mod units == i``
     when the ranks outnumber the units (a group per unit), else on rank ``i mod size``."""
@@ -200,41 +197,38 @@ def unit_ranks(units: int, size: int) -> list[list[int]]:
     return [list(range(i, size, units)) for i in range(units)]
 
 
-def chain_ranks(chains: int, size: int, data_parallel: bool = True) -> list[list[int]]:
+def chain_ranks(chains: int, size: int) -> list[list[int]]:
     """Which of a unit's ``size`` ranks compute each of its ``chains``.
 
     Whole rounds of chains are dealt one a rank (chain ``c`` on rank ``c mod size``);
     the ``chains mod size`` chains left over each get a data-parallel group of the ranks
     (:func:`unit_ranks`), so that no rank idles: ``chain_ranks(5, 4)`` is
-    ``[[0], [1], [2], [3], [0, 1, 2, 3]]`` and ``chain_ranks(2, 4)`` is ``[[0, 2], [1, 3]]``.
-    Without ``data_parallel`` (a family whose fitting cannot be shared) the leftover
-    chains are dealt one a rank too, and ranks beyond the chains idle."""
+    ``[[0], [1], [2], [3], [0, 1, 2, 3]]`` and ``chain_ranks(2, 4)`` is ``[[0, 2], [1, 3]]``."""
     if chains < 1 or size < 1:
         return []
-    whole = chains - chains % size if data_parallel else chains
-    out = [[c % size] for c in range(whole)]
-    return out + unit_ranks(chains - whole, size) if chains > whole else out
+    whole = chains - chains % size
+    return [[c % size] for c in range(whole)] + unit_ranks(chains - whole, size)
 
 
-def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int = 1,
-              data_parallel: bool = True) -> list[U]:
+def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int | None = None) -> list[U]:
     """``[fn(u) for u in units]``, unit ``i`` computed on rank ``i mod N`` and every
     result gathered on every rank (pickled objects), in the order of ``units``.
 
-    With more ranks than units, each unit runs on a group of ranks (:func:`unit_ranks`)
-    that share out its ``chains`` (:func:`chain_ranks`; ``fn`` sees how through
-    :func:`chain_split`); the group's first rank reports the unit."""
+    With more ranks than units and ``chains`` given, each unit runs on a group of ranks
+    (:func:`unit_ranks`) that share out its chains (:func:`chain_ranks`; ``fn`` sees how
+    through :func:`chain_split`), and the group's first rank reports the unit. Without
+    ``chains`` (a unit whose chains cannot be shared out), the ranks beyond the units idle."""
     rank, size = world()
     if size == 1:
         return [fn(u) for u in units]
     import torch.distributed as dist
 
-    if size > len(units) > 0:
+    if size > len(units) > 0 and chains is not None:
         members = unit_ranks(len(units), size)
         mine_unit = rank % len(units)
         split = None
         for i, m in enumerate(members):  # every rank takes part in creating every group
-            plan = chain_ranks(chains, len(m), data_parallel)
+            plan = chain_ranks(chains, len(m))
             unit = Group(dist.new_group(m) if len(m) > 1 else None, m.index(rank) if rank in m else -1, len(m))
             groups = {}
             for c, places in enumerate(plan):

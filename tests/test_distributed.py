@@ -55,9 +55,6 @@ def test_chains_are_dealt_in_whole_rounds_and_leftovers_run_data_parallel():
     assert chain_ranks(2, 3) == [[0, 2], [1]]
     assert chain_ranks(1, 3) == [[0, 1, 2]]
     assert chain_ranks(5, 1) == [[0]] * 5
-    # without data-parallel fitting, every chain on one rank; ranks beyond the chains idle
-    assert chain_ranks(3, 2, data_parallel=False) == [[0], [1], [0]]
-    assert chain_ranks(2, 4, data_parallel=False) == [[0], [1]]
     assert chain_ranks(0, 4) == [] and chain_ranks(3, 0) == []
     for chains in range(1, 9):
         for size in range(1, 9):
@@ -65,10 +62,10 @@ def test_chains_are_dealt_in_whole_rounds_and_leftovers_run_data_parallel():
             assert len(plan) == chains and sorted({r for p in plan for r in p}) == list(range(size))
 
 
-def test_a_split_unit_computes_each_chain_once_and_agrees():
+def test_a_split_unit_computes_each_chain_once():
     """Three chains on two ranks (threads): each chain's result comes from the rank that
-    leads it, on both ranks, and ``agree`` gives rank 0's value everywhere."""
-    from collapse_lib.distributed import agree, chain_split, for_each_chain
+    leads it, on both ranks."""
+    from collapse_lib.distributed import chain_split, for_each_chain
     from collapse_lib.testing.ranks import run_ranks, thread_splits
 
     calls = []
@@ -80,11 +77,11 @@ def test_a_split_unit_computes_each_chain_once_and_agrees():
         out = for_each_chain(lambda c: calls.append((c, r)) or (c, r), 3)
         with pytest.raises(ValueError, match=r"chains=4 is not allowed here: the unit was split for 3 chains"):
             split.check(4)
-        return out, agree(f"rank {r}")
+        return out
 
-    assert run_ranks(rank, thread_splits(3, 2)) == [([(0, 0), (1, 1), (2, 0)], "rank 0")] * 2
+    assert run_ranks(rank, thread_splits(3, 2)) == [[(0, 0), (1, 1), (2, 0)]] * 2
     assert sorted(calls) == [(0, 0), (1, 1), (2, 0)]
-    assert for_each_chain(lambda c: c * 10, 3) == [0, 10, 20] and agree("alone") == "alone"  # no split
+    assert for_each_chain(lambda c: c * 10, 3) == [0, 10, 20]  # outside a split unit
 
 
 def test_a_group_shares_out_every_item_once():

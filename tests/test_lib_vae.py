@@ -588,31 +588,3 @@ def test_reduced_precision_training_agrees_with_float32(arch, amp_dtype):
     np.testing.assert_allclose(got, ref, rtol=2.0**-8)
     assert any(not torch.equal(p, q) for p, q in zip(full[0].parameters(), low[0].parameters()))
 
-
-@pytest.mark.parametrize("scheme, ranks", [("fixed", 2), ("fresh", 4)])
-def test_a_split_run_gets_the_numbers_of_one_process(digits, tmp_path, scheme, ranks):
-    """Ranks (threads here, processes under torchrun) share out a run's three chains one a
-    rank, without data-parallel VAEs (``chain_ranks(3, N, data_parallel=False)``: with 4
-    ranks one idles and only gathers). Every rank ends with the records and the measures of
-    one process; a chain's VAEs are trained in a vectorised loop over fewer chains, which
-    changes nothing of a chain's arithmetic."""
-    from collapse_lib.distributed import chain_ranks
-    from collapse_lib.testing.ranks import run_ranks, thread_splits
-
-    cfg = tiny_config(policies=("mix",), synthetic=scheme, chains=3, generations=2)
-    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
-    one = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "one")
-    expected = chapter.measure(cfg, digits, one, clf, "mix")
-    assert chain_ranks(3, ranks, data_parallel=False) == [[0], [1], [2 % ranks]]
-    splits = thread_splits(3, ranks, data_parallel=False)
-
-    def rank(r):
-        h = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "split")
-        return h, chapter.measure(cfg, digits, h, clf, "mix")
-
-    for h, m in run_ranks(rank, splits):
-        np.testing.assert_array_equal(h["weights"], one["weights"])
-        np.testing.assert_array_equal(h["loss"], one["loss"])
-        np.testing.assert_array_equal(m.spread, expected.spread)
-        np.testing.assert_array_equal(m.shares, expected.shares)
-        np.testing.assert_array_equal(m.grids, expected.grids)

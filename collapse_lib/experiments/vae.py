@@ -297,8 +297,6 @@ def train_generations(cfg: VAEConfig, data: ImageData, policy: str, *, synthetic
     """The engine's run of one policy under scheme ``synthetic`` (the main one by
     default): records every generation's weights and loss. Generation 0 comes from the
     shared store of :func:`first_generation_store` once any run has trained it."""
-    from ..distributed import agree
-
     scheme = synthetic or cfg.synthetic[0]
     check_choice("synthetic", scheme, SCHEMES)
     fam = family(cfg, data, scheme)
@@ -306,9 +304,7 @@ def train_generations(cfg: VAEConfig, data: ImageData, policy: str, *, synthetic
         raise ValueError(f"samples={cfg.samples!r} is not allowed: {data.name} has {len(data.train_images)} "
                          "training images")
     store, shared = run_store(cfg, policy, root, scheme), first_generation_store(cfg, root)
-    # another run may be storing the shared generation 0 meanwhile: the ranks of a split
-    # run take the first one's view of it
-    seeded = agree(store is not None and not store.finished() and bool(shared.finished()))
+    seeded = store is not None and not store.finished() and bool(shared.finished())
     if seeded:
         store.save(0, shared.load(0))
     record = lambda params, train, t: {"weights": params.weights, "loss": params.loss}  # noqa: E731
@@ -328,8 +324,6 @@ def measure(cfg: VAEConfig, data: ImageData, history: History, clf: DigitClassif
 
     The spread is the paper's measure: every generation's images are encoded by the
     encoder of *generation 0* (the VAE trained on real images) of the same chain."""
-    from ..distributed import for_each_chain
-
     scheme = synthetic or cfg.synthetic[0]
     fam = family(cfg, data, scheme)
     W, L = history["weights"], history["loss"]
@@ -339,7 +333,8 @@ def measure(cfg: VAEConfig, data: ImageData, history: History, clf: DigitClassif
     grids = np.empty((G1, cfg.grid_images, data.pixels), np.uint8)
     for t in progress(range(G1), desc=f"measuring, {policy}"):
         images = fam.sample_images(VAEParams(W[t], L[t]), cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
-        spread[t] = for_each_chain(lambda c: latent_spread(fam.encode_means(first, c, images[c])), C)
+        for c in range(C):
+            spread[t, c] = latent_spread(fam.encode_means(first, c, images[c]))
         shares[t] = class_shares(clf.predict(images.reshape(-1, data.pixels)).reshape(C, -1))
         grids[t] = np.resize(images[0], (cfg.grid_images, data.pixels))
     return PolicyResult(policy, spread, shares, L, grids, history.resumed_from, scheme)
@@ -360,10 +355,7 @@ def run_all(cfg: VAEConfig, data: ImageData | None = None, *, root=None) -> VAER
         h = train_generations(cfg, data, policy, synthetic=scheme, root=root)
         return measure(cfg, data, h, clf, policy, scheme), VAEParams(h["weights"][0], h["loss"][0])
 
-    # with more ranks than runs, a run's ranks share out its chains (each chain's VAEs
-    # train on one rank: the vectorised loop of a chain is not split)
-    units = map_units(one, cfg.runs, chains=cfg.chains, data_parallel=False)
-    for (policy, scheme), (measured, first) in zip(cfg.runs, units):
+    for (policy, scheme), (measured, first) in zip(cfg.runs, map_units(one, cfg.runs)):
         res.policies[cfg.run_name(policy, scheme)] = measured
         if res.real_spread is None:
             fam = family(cfg, data)

@@ -28,15 +28,11 @@ As a model family of the engine (:mod:`collapse_lib.engine`):
   and noise is a hash of the family's seed, the chain index and the training images
   themselves: training is a
   deterministic function of its data, and a resumed run retrains exactly what an
-  uninterrupted one would;
-- under ``torchrun``, when the ranks of a run share out its chains
-  (:func:`collapse_lib.distributed.chain_split`), ``fit`` and ``sample`` train and decode
-  this rank's chains and gather the others'.
+  uninterrupted one would.
 """
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,11 +41,6 @@ from ..arrays import ArrayRecord, PointSet
 from ..validation import check_choice, check_int, check_positive
 
 ARCHS = ("mlp", "conv")
-
-#: Torch's global generator initialises a new VAE's weights: building a network, and
-#: seeding the generator and building one, are steps that threads of a process (ranks
-#: played by threads in the tests) take one at a time.
-_INIT_LOCK = threading.RLock()
 
 #: How a later generation sees its predecessor's images (see the module docstring).
 SCHEMES = ("fixed", "fresh")
@@ -183,8 +174,7 @@ class VAEFamily:
         """An untrained network of this family (on the CPU)."""
         from .vae_models import build_model
 
-        with _INIT_LOCK:
-            return build_model(self.arch, self.pixels, self.latent, self.hidden)
+        return build_model(self.arch, self.pixels, self.latent, self.hidden)
 
     @property
     def n_weights(self) -> int:
@@ -208,25 +198,7 @@ class VAEFamily:
 
     def fit(self, data: ImageSet | FreshImages) -> VAEParams:
         """A fresh VAE per chain, trained on that chain's images (all chains at once);
-        for :class:`FreshImages`, on new images of the previous decoder every batch.
-        Inside a split unit (:func:`collapse_lib.distributed.chain_split`) this rank
-        trains its own chains and the others' weights are gathered."""
-        from ..distributed import chain_split
-
-        split = chain_split()
-        if split is None:
-            return self._fit_chains(data, list(range(data.chains)))
-        split.check(data.chains)
-        mine, part = split.mine(), {}
-        if mine:  # a rank with no chain (more ranks than chains) only gathers
-            trained = self._fit_chains(data, mine)
-            part = {c: (trained.weights[j], trained.loss[j]) for j, c in enumerate(mine)}
-        done = split.collect(part)
-        weights, losses = zip(*(done[c] for c in range(data.chains)))
-        return VAEParams(np.stack(weights), np.asarray(losses))
-
-    def _fit_chains(self, data: ImageSet | FreshImages, chains: list[int]) -> VAEParams:
-        """The VAEs of ``chains`` (indices into ``data``), trained in one vectorised loop."""
+        for :class:`FreshImages`, on new images of the previous decoder every batch."""
         import torch
         from torch.nn.utils import parameters_to_vector
 
@@ -237,53 +209,42 @@ class VAEFamily:
         fresh = isinstance(data, FreshImages)
         kept = data.kept if fresh else data.images
         seeds, models = [], []
-        for c in chains:
+        for c in range(data.chains):
             extra = (data.decoder[c], np.asarray([data.fresh, data.seeds[c]], np.int64)) if fresh else ()
             seeds.append(fit_seed(self.seed, c, kept[c], *extra))
-            with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seeds[-1])
                 models.append(self.new_model().to(dev))
-        x = torch.as_tensor(kept[chains], device=dev).float().div_(255.0)
+        x = torch.as_tensor(kept, device=dev).float().div_(255.0)
         stream = {}
         if fresh:
             previous = VAEParams(data.decoder, np.zeros(data.chains))
-            stream = dict(decoders=[self.model(previous, c) for c in chains], fresh=int(data.fresh),
-                          fresh_seeds=[int(data.seeds[c]) for c in chains])
+            stream = dict(decoders=[self.model(previous, c) for c in range(data.chains)], fresh=int(data.fresh),
+                          fresh_seeds=[int(s) for s in data.seeds])
         with cpu_threads(1 if dev.type == "cpu" and self.arch == "mlp" else None):
             losses = train_vaes(models, x, seeds, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                                 weight_decay=self.weight_decay, amp_dtype=autocast_dtype(dev), **stream)
         weights = [parameters_to_vector(m.parameters()).detach().float().cpu().numpy() for m in models]
         return VAEParams(np.stack(weights), np.asarray(losses))
 
-    def decode(self, params: VAEParams, z: np.ndarray, chains=None) -> np.ndarray:
-        """Pixel means (C, n, pixels) in [0, 1] of latents ``z`` (C, n, latent); with
-        ``chains``, those of the listed chains only (len(chains), n, pixels)."""
+    def decode(self, params: VAEParams, z: np.ndarray) -> np.ndarray:
+        """Pixel means (C, n, pixels) in [0, 1] of latents ``z`` (C, n, latent)."""
         import torch
 
-        chains = range(z.shape[0]) if chains is None else chains
-        out = np.empty((len(chains),) + z.shape[1:2] + (self.pixels,), dtype=np.float32)
+        out = np.empty(z.shape[:2] + (self.pixels,), dtype=np.float32)
         dev = self.torch_device()
-        for j, c in enumerate(chains):
+        for c in range(z.shape[0]):
             model = self.model(params, c)
             with torch.no_grad():
                 for i in range(0, z.shape[1], self.decode_batch):
                     zc = torch.as_tensor(z[c, i:i + self.decode_batch], dtype=torch.float32, device=dev)
-                    out[j, i:i + self.decode_batch] = model.decode(zc).float().cpu().numpy()
+                    out[c, i:i + self.decode_batch] = model.decode(zc).float().cpu().numpy()
         return out
 
     def sample_images(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet:
-        """``n`` images per chain: N(0, I) latents (one call on ``rng``), decoded (inside
-        a split unit, this rank decodes its chains' and every chain's are gathered)."""
-        from ..distributed import chain_split
-
+        """``n`` images per chain: N(0, I) latents (one call on ``rng``), decoded."""
         z = rng.standard_normal((params.chains, n, self.latent))
-        split = chain_split()
-        if split is None:
-            return ImageSet(to_uint8(self.decode(params, z)))
-        split.check(params.chains)
-        mine = split.mine()
-        done = split.collect(dict(zip(mine, to_uint8(self.decode(params, z, mine)))))
-        return ImageSet(np.stack([done[c] for c in range(params.chains)]))
+        return ImageSet(to_uint8(self.decode(params, z)))
 
     def sample(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet | FreshImages:
         """The next generation's synthetic data: ``n`` decoded images per chain

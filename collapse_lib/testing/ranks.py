@@ -59,10 +59,10 @@ class ThreadMember:
         return self.group._exchange(self.rank, obj)
 
 
-def thread_splits(chains: int, size: int, data_parallel: bool = True) -> list[ChainSplit]:
+def thread_splits(chains: int, size: int) -> list[ChainSplit]:
     """The :class:`ChainSplit` of each of ``size`` thread-played ranks of one unit, as
     :func:`collapse_lib.distributed.map_units` builds them for processes."""
-    plan = chain_ranks(chains, size, data_parallel)
+    plan = chain_ranks(chains, size)
     unit = ThreadGroup(size)
     chain_groups = {c: ThreadGroup(len(p)) for c, p in enumerate(plan) if len(p) > 1}
     return [ChainSplit(unit.member(r), tuple(tuple(p) for p in plan),
