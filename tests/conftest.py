@@ -8,8 +8,9 @@ build: ``test_book_build.py`` checks it, ``test_site_browser.py`` opens its page
 write a run store (:class:`collapse_lib.store.RunStore`) leave their finished runs
 there, so a later execution of the same chapters in the same session resumes them
 instead of computing them again: the gradings of the assignments
-(``test_assignments.py``, which run first and fill it) and the book build. Run alone,
-such a test starts from the empty directory and computes the first time.
+(``test_assignments.py``, which run first and fill it), the book build and the nbmake
+executions of the chapters (``test_notebooks_execute.py``). Run alone, such a test
+starts from the empty directory and computes the first time.
 """
 from __future__ import annotations
 
