@@ -129,6 +129,11 @@ class ChainSplit:
     ranks: tuple  # per chain, the places (in ``unit``) of the ranks that compute it
     groups: dict  # chain -> data-parallel Group, for this rank's chains computed by several ranks
 
+    @classmethod
+    def alone(cls, chains: int) -> "ChainSplit":
+        """Every chain on this one rank (one process, or a unit a rank runs by itself)."""
+        return cls(Group(None, 0, 1), ((0,),) * chains, {})
+
     @property
     def chains(self) -> int:
         return len(self.ranks)
@@ -166,6 +171,17 @@ def chain_split() -> ChainSplit | None:
     return _SPLIT.get()
 
 
+def chain_share(chains: int) -> ChainSplit:
+    """The split of the unit being computed, checked against its ``chains``, or
+    :meth:`ChainSplit.alone` outside a split unit: the one loop over this rank's chains
+    serves both."""
+    split = chain_split()
+    if split is None:
+        return ChainSplit.alone(chains)
+    split.check(chains)
+    return split
+
+
 @contextmanager
 def splitting(split: ChainSplit | None):
     """Run the block with ``split`` as the unit's :func:`chain_split` (in this thread)."""
@@ -179,10 +195,7 @@ def splitting(split: ChainSplit | None):
 def for_each_chain(fn: Callable[[int], U], chains: int) -> list[U]:
     """``[fn(c) for c in range(chains)]``, where, inside a split unit, each chain's ``fn``
     runs on the rank that leads it and the results are gathered on every rank."""
-    split = chain_split()
-    if split is None:
-        return [fn(c) for c in range(chains)]
-    split.check(chains)
+    split = chain_share(chains)
     merged = split.collect({c: fn(c) for c in split.mine() if split.leads(c)})
     return [merged[c] for c in range(chains)]
 

@@ -342,7 +342,7 @@ def family(cfg: LMConfig, setup: LMSetup, regime: str, checkpoint_dir) -> LMFami
 
 def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callback=None) -> RegimeResult:
     """The engine's run of one regime, every generation stored (a rerun resumes)."""
-    from ..distributed import chain_split, for_each_chain
+    from ..distributed import chain_share, for_each_chain
 
     check_choice("regime", regime, REGIMES)
     store = run_store(cfg, regime, root)
@@ -380,10 +380,10 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
                                  seed=cfg.seed, record=record, store=store, callback=after,
                                  desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
     gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
-    split = chain_split()
+    ranks = chain_share(cfg.chains).unit.size
     return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
                         h["mfu"], h["example"], float(np.mean(gen_tps)) if gen_tps else float("nan"),
-                        h.resumed_from, regime_label(regime, cfg.real_fraction), 1 if split is None else split.unit.size)
+                        h.resumed_from, regime_label(regime, cfg.real_fraction), ranks)
 
 
 def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResult:

@@ -198,32 +198,27 @@ class LMFamily:
 
         import torch
 
-        from ..distributed import chain_split
+        from ..distributed import chain_share
         from ..lm.train import fine_tune
         from ..store import atomic_write_bytes
 
-        split = chain_split()
-        if split is not None:
-            split.check(data.chains)
-        done = {}
-        for c in range(data.chains) if split is None else split.mine():
-            group = None if split is None else split.group(c)
+        split, done = chain_share(data.chains), {}
+        for c in split.mine():
             key = fit_seed(self.seed, c, data.tokens[c])
             model = self.fresh_model()
             with self._threads():
                 stats = fine_tune(model, data.tokens[c], epochs=self.epochs, batch_size=self.batch_size,
                                   micro_batch_size=self.micro_batch_size, lr=self.lr, min_lr=self.min_lr,
                                   weight_decay=self.weight_decay, seed=key, progress=self._bars(),
-                                  desc=f"fine-tuning chain {c}", group=group)
-            if split is None or split.leads(c):  # the ranks of a data-parallel group hold the same weights
+                                  desc=f"fine-tuning chain {c}", group=split.group(c))
+            if split.leads(c):  # the ranks of a data-parallel group hold the same weights
                 buf = io.BytesIO()
                 torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
                 atomic_write_bytes(self.checkpoint(key), buf.getvalue())
                 done[c] = (key, stats.losses[-1], stats.tokens_per_s, np.nan if stats.mfu is None else stats.mfu)
             self._remember(key, model)
             self.throughput_.append(("train", stats.tokens_per_s, stats.mfu))
-        if split is not None:
-            done = split.collect(done)  # after it, every chain's checkpoint is on disk
+        done = split.collect(done)  # after it, every chain's checkpoint is on disk
         keys, losses, tps, mfu = zip(*(done[c] for c in range(data.chains)))
         return LMParams(np.array(keys, dtype=np.int64), np.array(losses), np.array(tps), np.array(mfu))
 
@@ -248,17 +243,11 @@ class LMFamily:
         N = len(self.prompts)
         if n > N:
             raise ValueError(f"samples={n!r} is not allowed: there are only {N} training blocks to continue")
-        from ..distributed import chain_split
+        from ..distributed import chain_share
 
         idx = np.argsort(rng.random((params.chains, N)), axis=1)[:, :n]
         out = np.empty((params.chains, n, self.block_size), dtype=np.int32)
-        split = chain_split()
-        if split is None:
-            for c in range(params.chains):
-                out[c] = self.continue_blocks(params, c, self.prompts[idx[c]])
-            return TokenBlocks(out)
-        split.check(params.chains)
-        parts = {}
+        split, parts = chain_share(params.chains), {}
         for c in split.mine():
             group = split.group(c)
             share = slice(0, n) if group is None else group.shard(n)

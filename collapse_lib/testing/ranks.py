@@ -81,11 +81,9 @@ def run_ranks(fn: Callable[[int], Any], splits: list[ChainSplit]) -> list:
                 results[r] = fn(r)
         except BaseException as e:  # raised below, in the caller's thread
             errors.append(e)
-            for g in {id(s.unit.group): s.unit.group for s in splits}.values():
-                g.barrier.abort()
-            for s in splits:
-                for m in s.groups.values():
-                    m.group.barrier.abort()
+            for s in splits:  # the other ranks stop waiting for this one
+                for member in (s.unit, *s.groups.values()):
+                    member.group.barrier.abort()
 
     threads = [threading.Thread(target=rank, args=(r,)) for r in range(len(splits))]
     for t in threads:
