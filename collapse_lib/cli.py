@@ -66,12 +66,16 @@ def build_config(experiment: str, profile: str | None, overrides: dict | None = 
 
 
 def check_writable(out: Path) -> None:
-    """Create ``out`` and write a probe file in it, before any work starts."""
+    """Create ``out`` and write a probe file in it, before any work starts (a file of
+    this process's own, since every rank of a torchrun checks the same folder at once)."""
+    import os
+    import tempfile
+
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
         raise OutputError.of(out, err) from err
 

@@ -325,3 +325,15 @@ def test_registry_pairs_every_experiment_with_its_config():
         cls = exp.config_class()
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
         assert isinstance(exp.config("quick"), cls) and cli.EXPERIMENTS[name] == exp.module
+
+
+def test_ranks_check_the_same_output_folder_at_once(tmp_path):
+    """Every rank of a torchrun checks ``--out`` when it starts; one rank's probe must not
+    be another's to delete."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from collapse_lib.cli import check_writable
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: [check_writable(tmp_path / "out") for _ in range(200)], range(8)))
+    assert list((tmp_path / "out").iterdir()) == []  # no probe is left behind
