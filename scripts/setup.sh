@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Create or update the project's virtual environment at .venv and activate it.
 #
-#   bash scripts/setup.sh        # install (only when something changed)
-#   source scripts/setup.sh      # the same, then use the activated .venv
+#   bash scripts/setup.sh               # install (only when something changed)
+#   source scripts/setup.sh             # the same, then use the activated .venv
+#   LOCK=latest bash scripts/setup.sh   # the canary: newest releases, in .venv-latest
 #
-# Installs requirements.txt and the course library (pip install -e .). It reinstalls
-# only when requirements.txt, pyproject.toml or the Python version changed (a stamp
-# file in .venv holds their hash). It registers nothing outside the repository: no
-# global kernels, no user-site packages. PYTHON picks the interpreter (default python3).
+# Installs the exact versions of requirements-lock.txt (pip checks every file against the
+# lock's hashes), then the course library (pip install -e .). It reinstalls only when
+# requirements-lock.txt, pyproject.toml or the Python version changed (a stamp file in .venv
+# holds their hash). The lock pins the versions that the tests' fixed-seed numbers and the
+# website's numbers belong to (the numbers are those of Python 3.11 on Linux x86-64); on
+# other Pythons it installs the versions resolved for them, which it also lists.
+#
+# LOCK=latest makes a separate environment, .venv-latest, with the newest releases that
+# requirements.txt allows (upgraded at every call), to find out early what the next
+# releases change; scripts/test.sh then reports the moves of the version-bound numbers
+# instead of failing on them (tests/conftest.py, marker `pinned`).
+#
+# It registers nothing outside the repository: no global kernels, no user-site packages.
+# PYTHON picks the interpreter (default python3).
 #
 # The browser test of the built site (tests/test_site_browser.py) needs Debian's
 # chromium and a local copy of MathJax 3 (the pages load it from a CDN, which the test
@@ -59,7 +70,15 @@ _setup_browser() {
 _setup_main() {
     local root
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    local mode="${LOCK:-lock}"
+    case "$mode" in
+        lock | latest) ;;
+        *) echo "setup: LOCK=$mode is not known; use LOCK=lock (the default: requirements-lock.txt)" \
+                "or LOCK=latest (the newest releases that requirements.txt allows)" >&2
+           return 1 ;;
+    esac
     local venv="$root/.venv"
+    [ "$mode" = latest ] && venv="$root/.venv-latest"
     local python="${PYTHON:-python3}"
     local stamp="$venv/.installed-hash"
 
@@ -72,22 +91,33 @@ _setup_main() {
         "$python" -m venv "$venv" || return 1
     fi
 
-    local want
-    want="$(cat "$root/requirements.txt" "$root/pyproject.toml" \
-            <("$venv/bin/python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "setup: installing requirements.txt and the course library into .venv"
-        rm -f "$stamp"
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q --upgrade pip || return 1
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q -r "$root/requirements.txt" || return 1
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q -e "$root" || return 1
-        echo "$want" > "$stamp"
+    local pip=(env PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q)
+    if [ "$mode" = latest ]; then
+        echo "setup: installing the newest releases that requirements.txt allows into $venv (the canary)"
+        "${pip[@]}" --upgrade pip || return 1
+        "${pip[@]}" --upgrade --upgrade-strategy eager -r "$root/requirements.txt" || return 1
+        "${pip[@]}" --no-deps -e "$root" || return 1
     else
-        echo "setup: .venv is up to date"
+        local want
+        want="$(cat "$root/requirements-lock.txt" "$root/pyproject.toml" \
+                <("$venv/bin/python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+        if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+            echo "setup: installing requirements-lock.txt and the course library into .venv"
+            rm -f "$stamp"
+            "${pip[@]}" --upgrade pip || return 1
+            # --no-deps: everything is in the lock; a package that is not fails the hash check.
+            "${pip[@]}" --require-hashes --no-deps -r "$root/requirements-lock.txt" || return 1
+            "${pip[@]}" --no-deps -e "$root" || return 1
+            "$venv/bin/python" -m pip check >/dev/null || { "$venv/bin/python" -m pip check >&2; return 1; }
+            echo "$want" > "$stamp"
+        else
+            echo "setup: .venv is up to date"
+        fi
     fi
     _setup_browser "$venv"
 
     export VIRTUAL_ENV="$venv"
+    export COLLAPSE_LOCK="$mode"
     case ":$PATH:" in
         *":$venv/bin:"*) ;;
         *) export PATH="$venv/bin:$PATH" ;;
