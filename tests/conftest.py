@@ -8,12 +8,19 @@ build: ``test_book_build.py`` checks it, ``test_site_browser.py`` opens its page
 write a run store (:class:`collapse_lib.store.RunStore`) leave their finished runs
 there, so a later execution of the same chapters in the same session resumes them
 instead of computing them again: the gradings of the assignments
-(``test_assignments.py``, which run first and fill it), the book build and the nbmake
-executions of the chapters (``test_notebooks_execute.py``). Run alone, such a test
+(``test_assignments.py``, which run first and fill it) and the book build. Run alone, such a test
 starts from the empty directory and computes the first time.
+
+``pinned`` checks numbers that belong to one set of package versions, those of
+``requirements-lock.txt`` (fixed-seed results of the quick profile). Tests that use it carry
+the marker ``pinned``. Against the lock (``COLLAPSE_LOCK`` unset or ``lock``) they must hold;
+under the canary (``LOCK=latest bash scripts/test.sh``, which sets ``COLLAPSE_LOCK=latest``)
+they do not fail: the end of the run lists how far each number moved, and
+``test-artifacts/pinned-moves.json`` keeps the list.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +97,59 @@ def built_book(tmp_path_factory, chapter_cache) -> BookBuild:
                       stderr=proc.stderr, seconds=time.perf_counter() - start)
     print(f"\nbook build: {build.seconds:.1f} s (quick profile, exit {build.returncode})")
     return build
+
+
+# ------------------------------------------------------------------ version-bound numbers
+def canary() -> bool:
+    """Whether this run is the canary: the newest releases, not the lock."""
+    return os.environ.get("COLLAPSE_LOCK", "lock") == "latest"
+
+
+#: every number checked through ``pinned`` in this session: (test, name, largest move, allowed)
+PINNED_MOVES: list[dict] = []
+
+
+@dataclass
+class Pinned:
+    """Checks of one test's version-bound numbers (see the module's docstring)."""
+
+    test: str
+
+    def close(self, name: str, actual, expected, *, atol: float) -> None:
+        """``actual`` equals ``expected`` within ``atol`` (every entry), against the lock;
+        under the canary, only records how far it moved."""
+        actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+        moved = np.abs(actual - expected)
+        worst = int(np.argmax(moved)) if moved.size else 0
+        PINNED_MOVES.append(dict(test=self.test, name=name, atol=atol, max_abs_move=float(moved.max(initial=0.0)),
+                                 max_rel_move=float((moved / np.abs(expected)).max(initial=0.0)),
+                                 at=np.unravel_index(worst, moved.shape) if moved.size else (),
+                                 expected=expected.tolist(), actual=actual.tolist()))
+        if not canary():
+            np.testing.assert_allclose(actual, expected, rtol=0, atol=atol, err_msg=(
+                f"{name}: these numbers belong to the versions of requirements-lock.txt; with other "
+                f"versions, run the canary (LOCK=latest bash scripts/test.sh) to see the moves"))
+
+
+@pytest.fixture
+def pinned(request) -> Pinned:
+    if request.node.get_closest_marker("pinned") is None:
+        pytest.fail("a test that checks version-bound numbers carries the marker pinned")
+    return Pinned(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not PINNED_MOVES:
+        return
+    mode = "canary: the newest releases" if canary() else "the lock"
+    terminalreporter.section(f"version-bound numbers ({mode})")
+    for m in PINNED_MOVES:
+        held = "holds" if m["max_abs_move"] <= m["atol"] else "MOVED"
+        terminalreporter.write_line(
+            f"{m['test']} :: {m['name']}: largest move {m['max_abs_move']:.4g} "
+            f"({100 * m['max_rel_move']:.2f} %, at {tuple(int(i) for i in m['at'])}), allowed {m['atol']:g}: {held}")
+    if canary():
+        out = ROOT / "test-artifacts" / "pinned-moves.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps([{**m, "at": [int(i) for i in m["at"]]} for m in PINNED_MOVES], indent=1))
+        terminalreporter.write_line(f"written to {out}")
