@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test: the library's unit tests, the execution of every chapter (nbmake),
-# the paired-notebook check and the strict book build. Arguments go to pytest:
+# Run every test: the library's unit tests, the paired-notebook check, the graded
+# assignments and the strict book build (which executes every chapter). Arguments go to pytest:
 #
 #   bash scripts/test.sh                   # everything
 #   bash scripts/test.sh -m "not slow"     # skip chapter execution and the book build

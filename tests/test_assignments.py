@@ -279,58 +279,69 @@ def _make_wrong(solutions: Path, label: str, dest: Path) -> None:
     nbformat.write(nb, dest)
 
 
-@pytest.fixture(scope="module", params=CHAPTERS, ids=IDS)
-def graded(request, built, chapter_cache, tmp_path_factory) -> dict[str, Grading]:
-    """One chapter graded three times by ``otter run``: its solutions notebook (first, so
-    that it fills the run stores), then, side by side on the two cores, its student
-    notebook as handed out and the solutions with one answer made wrong."""
-    md: Path = request.param
-    work = tmp_path_factory.mktemp(f"graded_{md.stem}")
-    autograder = built / "autograder" / f"{md.stem}.zip"
-    solutions = built / "solutions" / f"{md.stem}.ipynb"
-    wrong = work / "wrong" / f"{md.stem}.ipynb"
-    wrong.parent.mkdir()
-    _make_wrong(solutions, _wrong_label(md), wrong)
-    out = {"solutions": _grade(autograder, solutions, work / "graded_solutions", chapter_cache)}
+#: the two submissions graded per chapter, in the order they run (see ``gradings``)
+SUBMISSIONS = ("wrong", "student")
+
+
+@pytest.fixture(scope="module")
+def gradings(built, chapter_cache, tmp_path_factory) -> dict[str, dict[str, Grading]]:
+    """Every chapter graded twice by ``otter run``, two gradings at a time (one per core):
+
+    - ``wrong``: its solutions notebook with one answer made wrong on purpose. Every other
+      question must score full marks and that one none. Each reference answer passing its
+      own check is also checked by the strict book build, which executes every solution
+      cell and its check cell (a check that rejects raises, and the build fails);
+    - ``student``: its student notebook as handed out, which must run to the end and
+      score 0 on every question.
+
+    Every chapter's ``wrong`` grading runs first, so that the chapters' run stores are
+    filled once; the student notebooks then resume them, as a reader's second run does.
+    The longest chapters start first."""
+    work = tmp_path_factory.mktemp("graded")
+    jobs = {}
+    for md in CHAPTERS:
+        wrong = work / md.stem / "wrong" / f"{md.stem}.ipynb"
+        wrong.parent.mkdir(parents=True)
+        _make_wrong(built / "solutions" / f"{md.stem}.ipynb", _wrong_label(md), wrong)
+        jobs[md.stem] = {"wrong": wrong, "student": built / "student" / f"{md.stem}.ipynb"}
+    out: dict[str, dict[str, Grading]] = {stem: {} for stem in jobs}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        student = pool.submit(_grade, autograder, built / "student" / f"{md.stem}.ipynb", work / "graded_student",
-                              chapter_cache)
-        made_wrong = pool.submit(_grade, autograder, wrong, work / "graded_wrong", chapter_cache)
-        out["student"], out["wrong"] = student.result(), made_wrong.result()
-    for name, g in out.items():
-        print(f"\n{md.stem}, {name}: graded in {g.seconds:.1f} s ({g.cpu_seconds:.1f} s CPU), "
-              f"score {sum(s for s, _ in g.scores.values()):g} / {sum(m for _, m in g.scores.values()):g}")
+        for name in SUBMISSIONS:
+            futures = {stem: pool.submit(_grade, built / "autograder" / f"{stem}.zip", sub[name],
+                                         work / stem / f"graded_{name}", chapter_cache)
+                       for stem, sub in sorted(jobs.items(), key=lambda kv: kv[0] not in LONGEST)}
+            for stem, future in futures.items():
+                out[stem][name] = g = future.result()
+                print(f"\n{stem}, {name}: graded in {g.seconds:.1f} s ({g.cpu_seconds:.1f} s CPU), "
+                      f"score {sum(s for s, _ in g.scores.values()):g} / {sum(m for _, m in g.scores.values()):g}")
     return out
 
 
+#: chapters whose gradings take longest (started first, so that the two cores finish together)
+LONGEST = ("03_vae", "04_llm_perplexity", "05_mixing_real_data")
+
+
 @pytest.mark.slow
-def test_solutions_score_full_marks(graded, request):
-    md = request.node.callspec.params["graded"]
-    g = graded["solutions"]
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_solutions_with_one_wrong_answer_lose_exactly_its_points(gradings, md):
+    label = _wrong_label(md)
+    g = gradings[md.stem]["wrong"]
     g.assert_ran()
-    assert g.scores == {k: (v, v) for k, v in _expected(md).items()}
+    assert g.scores == {k: (0.0 if k == label else v, v) for k, v in _expected(md).items()}
+    output = next(t["output"] for t in g.results["tests"] if t["name"] == label)
+    assert "AnswerError" in output, output
 
 
 @pytest.mark.slow
-def test_student_notebook_runs_and_scores_zero(graded, request):
-    md = request.node.callspec.params["graded"]
-    g = graded["student"]
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_student_notebook_runs_and_scores_zero(gradings, md):
+    g = gradings[md.stem]["student"]
     g.assert_ran()  # in debug mode: every cell ran without an error
     assert g.scores == {k: (0.0, v) for k, v in _expected(md).items()}
     for t in g.results["tests"]:
         if "max_score" in t:  # the check helper's own message reaches the student
             assert "AnswerError" in t["output"] and re.search(r"no answer yet|expected a", t["output"]), t["output"]
 
-
-@pytest.mark.slow
-def test_one_wrong_answer_loses_exactly_its_points(graded, request):
-    md = request.node.callspec.params["graded"]
-    label = _wrong_label(md)
-    g = graded["wrong"]
-    g.assert_ran()
-    assert g.scores == {k: (0.0 if k == label else v, v) for k, v in _expected(md).items()}
-    output = next(t["output"] for t in g.results["tests"] if t["name"] == label)
-    assert "AnswerError" in output, output
 
 def test_install_cell_on_colab_installs_otter_and_fetches_the_tests(monkeypatch, tmp_path):
     import types

@@ -1,6 +1,12 @@
 """The strict book build succeeds in the quick profile: every chapter executes, there
 is no warning, no cell raises, and every chapter's page has its figures.
 
+This is the test that every chapter executes top to bottom (a cell that raises fails the
+build: ``allow_errors: false``, ``-W``), that every reference answer passes its check cell
+(a check that rejects raises ``AnswerError``), and it prints each chapter's execution time.
+The chapters run from the MyST sources, which ``test_notebooks_paired.py`` checks are the
+Colab notebooks' sources, so the notebooks a reader opens are the ones executed here.
+
 The build itself is the session fixture ``built_book`` (``tests/conftest.py``), shared
 with the browser test of the site, so the book is built once per test run."""
 from __future__ import annotations

@@ -15,6 +15,7 @@ from collapse_lib.families.mlp_width import WidthSweepMLP
 from collapse_lib.families.random_features import (Problems, RandomFeatureRidge, draw_problems, min_norm_limit,
                                                     power_law_spectrum)
 from collapse_lib.theory import random_features as theory
+from fp_bounds import reordered_sum_bound
 
 K_SE = 4.0
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -343,9 +344,14 @@ def test_width_sweep_blocks_are_separate_networks():
     x = torch.as_tensor(X, dtype=torch.float32)
     logits = net._logits(x.expand(2, -1, -1))
     for b in range(2):  # width 5 is units 2..6 and its own output layer
-        h = torch.relu(x @ net.W1_[b, :, 2:7] + net.b1_[b, 2:7])
-        np.testing.assert_allclose(logits[b, 1].numpy(), (h @ net.W2_[b, 2:7] + net.b2_[b, 1]).numpy(), rtol=1e-5,
-                                   atol=1e-6)
+        W1, b1, W2, b2 = net.W1_[b, :, 2:7], net.b1_[b, 2:7], net.W2_[b, 2:7], net.b2_[b, 1]
+        h = torch.relu(x @ W1 + b1)
+        # batched against one block's products, in float32: a hidden unit sums 6 inputs and
+        # its bias, a logit 5 units and its bias, in any order (fp_bounds.reordered_sum_bound
+        # times sum|terms|); the ReLU passes a hidden unit's error on at most unchanged
+        dh = reordered_sum_bound(6 + 1, torch.float32) * (x.abs() @ W1.abs() + b1.abs())
+        bound = dh @ W2.abs() + reordered_sum_bound(5 + 1, torch.float32) * ((h.abs() + dh) @ W2.abs() + b2.abs())
+        assert ((logits[b, 1] - (h @ W2 + b2)).abs() <= bound).all()
     before = logits[:, 0].clone()
     net.W1_[:, :, 2:] += 1.0  # changing the width-5 block leaves the width-2 network alone
     assert torch.equal(net._logits(x.expand(2, -1, -1))[:, 0], before)

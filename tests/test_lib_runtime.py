@@ -15,6 +15,8 @@ from collapse_lib import runtime  # noqa: E402
 from collapse_lib.lm import TinyGPTConfig, fine_tune, tiny_gpt2  # noqa: E402
 from collapse_lib.lm import train as train_mod  # noqa: E402
 from collapse_lib.testing.ranks import ThreadGroup  # noqa: E402
+from fp_bounds import (adamw_weight_bound, cross_entropy_rounding, gradient_summands,  # noqa: E402
+                       lm_autocast_rtol, loss_sum_rtol, reordered_gradient_bound)
 
 
 def fake_gpu(monkeypatch, *, bf16: bool, name: str = "NVIDIA A100-SXM4-80GB"):
@@ -146,15 +148,19 @@ def test_the_plan_decides_the_optimizer_kernel_and_the_gradient_scaler(monkeypat
 
 def test_bf16_on_the_cpu_trains_close_to_float32():
     """The mixed-precision path, run on the CPU in bf16: it reports its precision, and its
-    losses follow float32's within bf16's resolution (8 bits of mantissa: relative 2^-8
-    per rounding, a few roundings deep in a one-layer model, so 5 % of the loss)."""
+    losses follow float32's within bf16's resolution: 4 roundings of u = 2^-8 in each of
+    the 7 matrix products of the one-layer model, carried to the loss by its sensitivity
+    to the logits, at the starting and at the trained weights
+    (:func:`fp_bounds.autocast_loss_rtol`: about 0.5 % here)."""
     x = token_blocks(16, seed=3)
     a, b = tiny(), tiny()
+    rtol = lm_autocast_rtol(a, x, torch.bfloat16)
     full = fine_tune(a, x, epochs=2, batch_size=8, lr=3e-3, seed=0)
+    rtol = max(rtol, lm_autocast_rtol(a, x, torch.bfloat16))
     half = fine_tune(b, x, epochs=2, batch_size=8, lr=3e-3, seed=0, precision="bfloat16")
     assert (full.dtype, half.dtype) == ("float32", "bfloat16")
     assert np.all(np.isfinite(half.losses)) and half.losses[-1] < half.losses[0]
-    np.testing.assert_allclose(half.losses, full.losses, rtol=0.05)
+    np.testing.assert_allclose(half.losses, full.losses, rtol=rtol)
     # and it did run in bf16: float32 itself repeats exactly
     c = tiny()
     assert fine_tune(c, x, epochs=2, batch_size=8, lr=3e-3, seed=0).losses == full.losses
@@ -264,31 +270,46 @@ def test_cosine_schedule_runs_over_optimizer_steps_from_lr_to_min_lr(recorder):
 def test_micro_batches_give_the_gradient_of_the_whole_batch(recorder):
     """The accumulated gradient of every step equals the one-pass gradient of its batch,
     including the short last batch (20 blocks: batches of 8, 8 and 4; micro-batches of
-    3). Float32 sums in another order agree to about 1e-6 of the gradient's size."""
+    3). In float64, and with steps of lr = 1e-300 that leave every weight as it was (a
+    zero bias moves by 1e-300), both runs take every step's gradient at the same weights,
+    so they differ only by the order of the sums (:func:`fp_bounds.reordered_gradient_bound`,
+    about 1e-10 of the gradient's size), where a micro-batch weighted wrongly changes
+    entries by percents of it."""
     x = token_blocks(20, seed=1)
-    fine_tune(tiny(), x, epochs=1, batch_size=8, lr=1e-3, seed=3)
+    fine_tune(tiny().to(torch.float64), x, epochs=1, batch_size=8, lr=1e-300, min_lr=0.0, seed=3)
     whole = recorder.log[:]
     recorder.log.clear()
-    fine_tune(tiny(), x, epochs=1, batch_size=8, micro_batch_size=3, lr=1e-3, seed=3)
+    fine_tune(tiny().to(torch.float64), x, epochs=1, batch_size=8, micro_batch_size=3, lr=1e-300, min_lr=0.0, seed=3)
     micro = recorder.log[:]
     assert len(whole) == len(micro) == 3
     for (_, ga), (_, gb) in zip(whole, micro):
         scale = max(float(g.abs().max()) for g in ga)
+        # a batch of at most 8 blocks of 8 tokens, through the widest layer
+        bound = reordered_gradient_bound(gradient_summands(8, 8, max(4 * TINY.n_embd, VOCAB)), scale, torch.float64)
         for a, b in zip(ga, gb):
-            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5 * scale)
+            assert b.dtype == torch.float64
+            torch.testing.assert_close(b, a, rtol=0, atol=bound)
 
 
 def test_the_loss_of_an_epoch_is_the_mean_over_its_blocks(recorder):
-    """With lr = min_lr tiny the model barely moves: the reported loss of the one epoch is
-    the mean token cross-entropy of the untouched model over all blocks, to the change
-    that steps of 1e-9 make."""
+    """With steps of lr = 1e-300 the model (in float64) keeps its weights (a zero bias
+    moves by 1e-300): the reported loss of the one epoch is the mean token cross-entropy
+    of the untouched model over all blocks, to rounding. ``corpus_perplexity`` takes every
+    token's cross-entropy in float32 (:func:`fp_bounds.cross_entropy_rounding`) and
+    averages them in float64; the epoch's loss averages each micro-batch's tokens in
+    float64 and adds the 7 micro-batch losses (2, 2 and 1 blocks of each batch of 5, 5
+    and 2) in float32 (:func:`fp_bounds.loss_sum_rtol`). A loss not weighted by its
+    micro-batch's blocks, or divided by another count, is off by percents."""
     from collapse_lib.lm import corpus_perplexity
 
     x = token_blocks(12, seed=2)
-    m = tiny()
+    m = tiny().to(torch.float64)
+    with torch.no_grad():
+        max_logit = float(m(input_ids=torch.as_tensor(x, dtype=torch.long)).logits.abs().max())
     before = math.log(corpus_perplexity(m, x))
-    stats = fine_tune(m, x, epochs=1, batch_size=5, micro_batch_size=2, lr=1e-9, min_lr=0.0, seed=0)
-    assert stats.losses[0] == pytest.approx(before, rel=1e-5)
+    stats = fine_tune(m, x, epochs=1, batch_size=5, micro_batch_size=2, lr=1e-300, min_lr=0.0, seed=0)
+    rel = loss_sum_rtol((7, 1)) + cross_entropy_rounding(VOCAB, max_logit, torch.float32) / before
+    assert stats.losses[0] == pytest.approx(before, rel=rel)
     assert stats.tokens == 12 * 8 and stats.steps == 3
 
 
@@ -344,11 +365,11 @@ def test_training_is_a_function_of_the_seed_and_leaves_global_randomness_alone()
     fine_tune(c, x, epochs=1, batch_size=4, lr=1e-2, seed=2)  # another seed: another order of the blocks
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
-    # a micro-batch larger than the batch is the batch; amp=False is the CPU's float32 anyway
+    # a micro-batch larger than the batch is the batch; amp=False is the CPU's float32 anyway:
+    # the same computation, so the same weights exactly
     d = tiny()
     fine_tune(d, x, epochs=1, batch_size=4, micro_batch_size=100, lr=1e-2, seed=1, amp=False)
-    for p, q in zip(a.parameters(), d.parameters()):
-        torch.testing.assert_close(p, q)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), d.parameters()))
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -471,8 +492,8 @@ def test_the_first_step_follows_the_seeded_order_and_the_progress_bar_is_labelle
     monkeypatch.setattr(progress_mod, "progress",
                         lambda it, total, desc, enabled: bars.append((total, desc, enabled)) or real_bar(it, enabled=False))
     x = token_blocks(9, seed=6)
-    m = tiny(seed=2)
-    start = tiny(seed=2)
+    m = tiny(seed=2).to(torch.float64)
+    start = tiny(seed=2).to(torch.float64)
     fine_tune(m, x, epochs=1, batch_size=4, micro_batch_size=1, lr=1e-3, seed=11, desc="label", progress=None)
     assert bars == [(1, "label", None)]
     order = torch.randperm(9, generator=torch.Generator().manual_seed(11))
@@ -481,8 +502,11 @@ def test_the_first_step_follows_the_seeded_order_and_the_progress_bar_is_labelle
     loss = start(input_ids=batch, attention_mask=torch.ones_like(batch), labels=batch).loss
     loss.backward()
     scale = max(float(p.grad.abs().max()) for p in start.parameters())
+    # four micro-batches of one block accumulated against one pass over the batch of 4, in
+    # float64: the same sums in another order (fp_bounds.reordered_gradient_bound)
+    bound = reordered_gradient_bound(gradient_summands(4, 8, max(4 * TINY.n_embd, VOCAB)), scale, torch.float64)
     for p, g in zip(start.parameters(), recorder.log[0][1]):
-        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5 * scale)
+        torch.testing.assert_close(g, p.grad, rtol=0, atol=bound)
     fine_tune(tiny(), x[:3], epochs=1, batch_size=1, lr=1e-3)  # one block a step
 
 
@@ -491,17 +515,19 @@ def test_data_parallel_steps_share_the_micro_batches_and_sum_their_gradients(siz
     """Ranks of a group (threads here; processes under torchrun, tested in
     test_distributed.py) train copies of one model on shares of every batch and end with
     the one-process model: 10 blocks in steps of 4 (4, 4, 2), so with 2 ranks the last
-    step's only micro-batch is rank 0's and with 3 ranks one rank adds nothing to a step;
-    differences are float32 rounding of the sums (relative 1e-7 over a few Adam steps of
-    lr 3e-3), where a lost or doubled share moves weights by about lr."""
+    step's only micro-batch is rank 0's and with 3 ranks one rank adds nothing to a step.
+    The models train in float64, so that the weights may differ only by the order of the
+    gradient sums (:func:`fp_bounds.adamw_weight_bound`: about 1e-9), where a lost or
+    doubled share moves weights by about lr and a gradient averaged instead of summed over
+    the ranks by 1e-5 and more; float32's bound would be about 1, useless."""
     import threading
 
     x = token_blocks(10, seed=7)
     settings = dict(epochs=2, batch_size=4, micro_batch_size=micro, lr=3e-3, min_lr=1e-4, seed=11)
-    one = tiny()
+    one = tiny().to(torch.float64)
     expected = fine_tune(one, x, **settings)
     group = ThreadGroup(size)
-    models, stats, errors = [tiny() for _ in range(size)], [None] * size, []
+    models, stats, errors = [tiny().to(torch.float64) for _ in range(size)], [None] * size, []
 
     def rank(r):
         try:
@@ -518,11 +544,17 @@ def test_data_parallel_steps_share_the_micro_batches_and_sum_their_gradients(siz
     assert not errors, errors
     # one gradient sum per step and one loss sum per epoch, on every rank
     assert group.calls == [expected.steps + 2] * size and all(s.steps == expected.steps == 6 for s in stats)
+    # every gradient entry sums at most a batch of 4 blocks of 8 tokens through the widest layer
+    bound = adamw_weight_bound(expected.steps, settings["lr"], gradient_summands(4, 8, max(4 * TINY.n_embd, VOCAB)))
     for k, v in one.state_dict().items():
         for m in models:
-            torch.testing.assert_close(m.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+            assert m.state_dict()[k].dtype == torch.float64
+            torch.testing.assert_close(m.state_dict()[k], v, rtol=0, atol=bound)
+    # one process adds a loss per micro-batch of its steps of 4, 4 and 2 blocks; the ranks
+    # share out 5 (micro-batches of 2) and add their partial sums (fp_bounds.loss_sum_rtol)
+    rtol = loss_sum_rtol((sum(-(-b // (micro or 4)) for b in (4, 4, 2)), 1), (5, size))
     for s in stats:
-        np.testing.assert_allclose(s.losses, expected.losses, rtol=1e-5)
+        np.testing.assert_allclose(s.losses, expected.losses, rtol=rtol)
         assert s.tokens == expected.tokens and s.dtype == "float32"
 
 
