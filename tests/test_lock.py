@@ -61,3 +61,21 @@ def test_the_tests_run_on_the_locked_versions():
         assert metadata.version(name) == env_pins[canonicalize_name(name)], (
             f"{name} {metadata.version(name)} is installed, the lock says {env_pins[canonicalize_name(name)]}: "
             "run bash scripts/setup.sh")
+
+
+def test_pinned_numbers_fail_against_the_lock_and_are_reported_under_the_canary(monkeypatch):
+    import conftest
+
+    monkeypatch.setattr(conftest, "PINNED_MOVES", [])
+    check = conftest.Pinned("a test")
+    monkeypatch.setenv("COLLAPSE_LOCK", "lock")
+    check.close("held", [1.0, 2.004], [1.0, 2.0], atol=0.005)
+    with pytest.raises(AssertionError, match="belong to the versions of requirements-lock.txt"):
+        check.close("moved", [1.0, 2.5], [1.0, 2.0], atol=0.005)
+    monkeypatch.setenv("COLLAPSE_LOCK", "latest")
+    check.close("moved", [1.0, 2.5], [1.0, 2.0], atol=0.005)  # the canary reports, it does not fail
+    held, moved_lock, moved_canary = conftest.PINNED_MOVES
+    assert held["max_abs_move"] == pytest.approx(0.004, abs=1e-15) and tuple(held["at"]) == (1,)
+    for m in (moved_lock, moved_canary):
+        assert (m["max_abs_move"], m["max_rel_move"], tuple(m["at"])) == (0.5, 0.25, (1,))
+        assert m["actual"] == [1.0, 2.5] and m["expected"] == [1.0, 2.0]

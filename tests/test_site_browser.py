@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("COLLAPSE_CHROMIUM", "/usr/bin/chromium"))
-MATHJAX = ROOT / ".venv" / "mathjax" / "node_modules" / "mathjax"
+#: the copy scripts/setup.sh installs into the active environment (.venv, or .venv-latest for the canary)
+MATHJAX = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "mathjax" / "node_modules" / "mathjax"
 ARTIFACTS = ROOT / "test-artifacts" / "site-browser"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
