@@ -1,7 +1,7 @@
 """The course's check on a GPU machine, in one go (``bash scripts/gpu_check.sh``).
 
 1. Every chapter executes top to bottom in the ``gpu`` profile through nbmake (in a
-   temporary copy of ``book/``, as the tests do), timed.
+   temporary copy of ``book/``), timed.
 2. Each chapter's experiment runs headless (``python -m collapse_lib run NAME``) in the
    same cache, which resumes the run stores the chapter left (the VAE, language-model and
    larger-models chapters) and gives the chapter's headline numbers as JSON.
