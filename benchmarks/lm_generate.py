@@ -49,7 +49,7 @@ def one_at_a_time(model, blocks, *, num_beams, max_new_tokens, repetition_penalt
 def run(quick: bool = False, device: str = "cpu") -> list[Result]:
     import torch
 
-    from collapse_lib.families.vae_models import cpu_threads
+    from collapse_lib.runtime import cpu_threads
     from collapse_lib.lm import generate_continuations
 
     from .lm_models import setup

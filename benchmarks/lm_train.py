@@ -42,7 +42,7 @@ def plain_loop(model, blocks, *, batch_size: int, lr: float, epochs: int = 1) ->
 
 def run(quick: bool = False, device: str = "cpu") -> list[Result]:
     from collapse_lib.experiments.lm import PROFILE_CONFIGS
-    from collapse_lib.families.vae_models import cpu_threads
+    from collapse_lib.runtime import cpu_threads
     from collapse_lib.lm import fine_tune
 
     from .lm_models import setup

@@ -32,7 +32,7 @@ def dataloader_loop(family, images: np.ndarray) -> list[float]:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from collapse_lib.families.vae_models import cpu_threads
+    from collapse_lib.runtime import cpu_threads
     from collapse_lib.runtime import autocast_dtype
 
     dev = family.torch_device()

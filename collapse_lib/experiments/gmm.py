@@ -176,10 +176,15 @@ KEPT_MIN_POINTS = 10
 LOST_MASS = 1e-3
 
 
+def lost_at(params: GMMParams) -> np.ndarray:
+    """(G+1, C): whether generation t's model puts less than ``LOST_MASS`` on a cluster."""
+    mass = cluster_mass(params)
+    return (mass < LOST_MASS) | (mass > 1 - LOST_MASS)
+
+
 def lost_by(params: GMMParams) -> np.ndarray:
     """(G+1, C): whether the chain has lost a whole cluster at or before generation t."""
-    mass = cluster_mass(params)
-    return np.logical_or.accumulate((mass < LOST_MASS) | (mass > 1 - LOST_MASS), axis=0)
+    return np.logical_or.accumulate(lost_at(params), axis=0)
 
 
 def kept_both(rec: RecursionResult) -> np.ndarray:
@@ -343,8 +348,7 @@ def _recursion_numbers(rec: RecursionResult) -> dict:
 def summary(rec: RecursionResult, scaling: ScalingResult, policies: dict, blob: RecursionResult | None = None,
             profile: str | None = None) -> dict:
     """The chapter's numbers, as JSON-ready values (what the command line writes)."""
-    mass = cluster_mass(rec.params)
-    lost = (mass[-1] < 1e-3) | (mass[-1] > 1 - 1e-3)
+    lost = lost_at(rec.params)[-1]
     kl = kept_vs_lost(rec)
     return {
         "profile": profile,

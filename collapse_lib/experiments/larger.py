@@ -399,7 +399,7 @@ def run_language_models(cfg: LargerConfig, *, root=None, progress_bar: bool | No
     generator: the smallest GPT-2, trained on other real blocks. The synthetic blocks and
     every trained model's score are stored as they are finished (reruns resume)."""
     from ..data.text import load_text, make_blocks, subsample_blocks, tokenize_documents
-    from ..families.vae_models import cpu_threads
+    from ..runtime import cpu_threads
     from ..lm.generate import generate_continuations
     from ..lm.models import count_parameters
     from ..lm.perplexity import token_nll

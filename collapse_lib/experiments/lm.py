@@ -251,7 +251,7 @@ def tiny_base(cfg: LMConfig, corpus, tok, *, progress: bool | None = None):
 def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
     """Load (or, in the quick profile, build) the tokenizer, the base model and the
     train/test blocks, and score the base model on the test blocks (zero-shot)."""
-    from ..families.vae_models import cpu_threads
+    from ..runtime import cpu_threads
     from ..lm.models import check_fits, count_parameters, load_pretrained
     from ..lm.perplexity import corpus_perplexity
 

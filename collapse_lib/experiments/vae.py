@@ -183,7 +183,7 @@ class DigitClassifier:
         import torch
         from torch import nn
 
-        from ..families.vae_models import cpu_threads
+        from ..runtime import cpu_threads
 
         dev = self._device()
         with torch.random.fork_rng(devices=[]):

@@ -132,7 +132,7 @@ class LMFamily:
         return torch.device(self.device) if self.device else device()
 
     def _threads(self):
-        from .vae_models import cpu_threads
+        from ..runtime import cpu_threads
 
         return cpu_threads(self.cpu_threads if self.torch_device().type == "cpu" else None)
 

@@ -72,7 +72,7 @@ class WidthSweepMLP:
         labels y (B, N)."""
         import torch
 
-        from .vae_models import cpu_threads
+        from ..runtime import cpu_threads
 
         widths = check_widths(self.widths)
         classes = check_int("classes", self.classes, minimum=2)

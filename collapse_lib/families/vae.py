@@ -202,8 +202,8 @@ class VAEFamily:
         import torch
         from torch.nn.utils import parameters_to_vector
 
-        from ..runtime import autocast_dtype
-        from .vae_models import cpu_threads, train_vaes
+        from ..runtime import autocast_dtype, cpu_threads
+        from .vae_models import train_vaes
 
         dev = self.torch_device()
         fresh = isinstance(data, FreshImages)

@@ -20,7 +20,6 @@ sigmoid output, and safe under mixed precision).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -104,20 +103,6 @@ class ConvVAE(VAE):
     def decode_logits(self, z):
         h = self.fc(z).view(-1, 2 * self.capacity, self.side // 4, self.side // 4)
         return self.deconv1(F.relu(self.deconv2(h))).flatten(1)
-
-
-@contextmanager
-def cpu_threads(n: int | None):
-    """Run the block with ``n`` CPU threads (None: unchanged). Networks as small as the
-    8x8-digit models train fastest on one thread: synchronising two costs more than it
-    gains, and much more on a busy machine."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def build_model(arch: str, pixels: int, latent: int, hidden: int) -> VAE:

@@ -115,7 +115,7 @@ def pretrained_base(settings: PretrainSettings, texts: list[str], tok, *, progre
     import torch
 
     from ..data.text import make_blocks, tokenize_documents
-    from ..families.vae_models import cpu_threads
+    from ..runtime import cpu_threads
     from ..runtime import cache_dir
     from ..store import atomic_write_bytes, atomic_write_json
     from .models import count_parameters, tiny_gpt2

@@ -4,7 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.gmm import RecursionResult, ScalingResult, cluster_mass, early_theory, kept_vs_lost, lost_by
+from ..experiments.gmm import (RecursionResult, ScalingResult, cluster_mass, early_theory, kept_vs_lost, lost_at,
+                               lost_by)
 from ..metrics_gmm import mixture_pdf
 from .style import spread, theory
 
@@ -67,7 +68,7 @@ def collapse_curves(res: RecursionResult):
     mass = cluster_mass(res.params)
     for c in range(min(C, 8)):
         axes[2].plot(g, mass[:, c], lw=0.8, alpha=0.8)
-    lost = ((mass < 1e-3) | (mass > 1 - 1e-3)).mean(1)
+    lost = lost_at(res.params).mean(1)
     axes[2].plot(g, lost, "k", lw=2, label="fraction of chains with a lost cluster")
     axes[2].set(xlabel="generation", ylabel="model weight on the left cluster", ylim=(-0.02, 1.02),
                 title="Weights random-walk until a cluster is lost")
