@@ -9,7 +9,7 @@ arXiv:2305.17493, names two); and the tail cutting of Dohmatob et al., "A Tale o
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from ..claims import Claim, claim
 
@@ -536,5 +536,3 @@ def run_all(cfg: DistributionsConfig):
     return sandwich(cfg), gaussian(cfg), approximation_errors(cfg), zipf_tail_cut(cfg)
 
 
-def config_dict(cfg: DistributionsConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}

@@ -10,7 +10,7 @@ two clusters (the notebook used one isotropic blob, ``real_data="one_blob"`` her
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -499,5 +499,3 @@ def run_all(cfg: GMMConfig):
     return rec, sample_size_scaling(cfg), replace_vs_accumulate(cfg, rec)
 
 
-def config_dict(cfg: GMMConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}

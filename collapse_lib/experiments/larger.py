@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from ..families.random_features import RandomFeatureRidge, blas_threads, check_w
 from ..profiles import pick
 from ..progress import progress
 from ..runtime import cache_dir
+from ..settings import config_dict
 from ..store import RunStore
 from ..theory import random_features as theory
 from ..validation import _fail, check_choice, check_fraction, check_int, check_nonnegative, check_positive
@@ -183,10 +184,6 @@ PROFILE_CONFIGS = {
 def config(profile: str | None = None, **overrides) -> LargerConfig:
     """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
     return pick(PROFILE_CONFIGS, profile, **overrides)
-
-
-def config_dict(cfg: LargerConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
 
 
 # ------------------------------------------------------------------ random projections

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..lm.models import OPT_125M, TinyGPTConfig
 from ..policies import make_policy
 from ..profiles import pick
 from ..runtime import cache_dir
+from ..settings import config_dict
 from ..store import RunStore
 from ..validation import check_choice, check_fraction, check_int, check_positive
 
@@ -176,13 +177,6 @@ PROFILE_CONFIGS = {
 def config(profile: str | None = None, **overrides) -> LMConfig:
     """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
     return pick(PROFILE_CONFIGS, profile, **overrides)
-
-
-def config_dict(cfg: LMConfig) -> dict:
-    out = {}
-    for k, v in asdict(cfg).items():
-        out[k] = list(v) if isinstance(v, tuple) else v
-    return out
 
 
 def _key(obj) -> str:

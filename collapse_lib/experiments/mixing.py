@@ -14,7 +14,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -161,10 +161,6 @@ PROFILE_CONFIGS = {
 def config(profile: str | None = None, **overrides) -> MixingConfig:
     """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
     return pick(PROFILE_CONFIGS, profile, **overrides)
-
-
-def config_dict(cfg: MixingConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
 
 
 def true_weights(dim: int, seed: int) -> np.ndarray:

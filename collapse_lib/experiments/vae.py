@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from ..policies import make_policy
 from ..profiles import pick
 from ..progress import progress
 from ..runtime import cache_dir, generation_rng
+from ..settings import config_dict
 from ..store import RunStore
 from ..validation import check_choice, check_fraction, check_int, check_sample_size
 
@@ -152,10 +153,6 @@ PROFILE_CONFIGS = {
 def config(profile: str | None = None, **overrides) -> VAEConfig:
     """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
     return pick(PROFILE_CONFIGS, profile, **overrides)
-
-
-def config_dict(cfg: VAEConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
 
 
 def family(cfg: VAEConfig, data: ImageData, synthetic: str | None = None) -> VAEFamily:
