@@ -69,7 +69,7 @@ def _mixing(x, cfg, profile):
     from .plots import mixing as p
 
     gauss, sand, lin, strong = x.run_all(cfg)
-    neural = x.neural_mixing(cfg, profile)
+    neural = x.neural_mixing(cfg)
     figures = {"policies": p.policy_comparison([gauss, sand, lin]), "strong_collapse": p.strong_collapse(strong)}
     if neural is not None:
         figures["neural"] = p.neural_mixing(neural)

@@ -325,7 +325,7 @@ def test_neural_example_runs_through_chapter_3(tmp_path):
     from collapse_lib.plots import mixing as plots
 
     cfg = small_config(neural_fractions=(0.0, 0.5), neural_chains=2, neural_generations=1)
-    res = chapter.neural_mixing(cfg, "quick", root=tmp_path, latent=2, hidden=16, samples=60, epochs=2,
+    res = chapter.neural_mixing(cfg, root=tmp_path, latent=2, hidden=16, samples=60, epochs=2,
                                 batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2,
                                 classifier_hidden=16)
     assert set(res.runs) == {0.0, 0.5} and res.real_spread.shape == (2,)

@@ -310,12 +310,11 @@ def neural_config(cfg: MixingConfig, **overrides):
     return vae.VAEConfig(**{**settings, **overrides})
 
 
-def neural_mixing(cfg: MixingConfig, profile: str | None = None, *, root=None, **vae_overrides) -> NeuralResult | None:
+def neural_mixing(cfg: MixingConfig, *, root=None, **vae_overrides) -> NeuralResult | None:
     """Chapter 3's generational VAE loop with a real share of 0 (replace) or f ("mix":
     a new random f of the real images in every training set), for each f of
     ``cfg.neural_fractions``; None when there are none. The settings are this chapter's
-    ``neural_*`` fields of ``cfg`` (``profile`` is accepted for the command-line hook and
-    not used: ``cfg`` is already the profile's config); ``vae_overrides`` change any
+    ``neural_*`` fields of ``cfg``; ``vae_overrides`` change any
     field of chapter 3's VAEConfig (for example a smaller network)."""
     if not cfg.neural_fractions:
         return None
