@@ -14,6 +14,7 @@ from collapse_lib.experiments import vae as chapter
 from collapse_lib.families import vae_models
 from collapse_lib.families.vae import FreshImages, ImageSet, VAEFamily, VAEParams, fit_seed, to_uint8
 from collapse_lib.families.vae_models import ConvVAE, MLPVAE, train_vaes
+from collapse_lib.metrics_digits import DigitClassifier
 from collapse_lib.runtime import generation_rng
 from fp_bounds import gamma, skipped_steps_rtol, unit_roundoff, vae_autocast_rtol, vae_loss
 
@@ -248,7 +249,7 @@ class Interrupt(Exception):
 @pytest.mark.parametrize("scheme", ["fresh", "fixed"])
 def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path, scheme):
     cfg = tiny_config(policies=("mix",), synthetic=scheme)
-    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
     full = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "full")
 
     def stop_after_1(t, params):
@@ -358,7 +359,7 @@ def test_accumulate_is_refused_with_the_fresh_scheme(digits):
 def test_the_spread_is_measured_with_the_generation_0_encoder(digits):
     cfg = tiny_config(generations=2, synthetic="fixed", checkpoint=False)
     h = chapter.train_generations(cfg, digits, "replace")
-    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
     res = chapter.measure(cfg, digits, h, clf, "replace")
     fam = chapter.family(cfg, digits)
     W, L = h["weights"], h["loss"]
@@ -384,7 +385,7 @@ def test_class_measures():
 
 def test_classifier_learns_real_digits(digits):
     """Ten balanced classes: chance is 10 %; a trained network is far above it."""
-    clf = chapter.DigitClassifier(64, 32, 5).fit(digits.train_images, digits.train_labels)
+    clf = DigitClassifier(64, 32, 5).fit(digits.train_images, digits.train_labels)
     assert clf.score(digits.test_images, digits.test_labels) > 0.5
 
 
@@ -515,7 +516,7 @@ def test_measures_are_those_of_generation_0s_encoder_on_each_generations_images(
     from collapse_lib.families.vae import VAEParams
 
     cfg = tiny_config(policies=("replace",), generations=2)
-    clf = chapter.DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
     h = chapter.train_generations(cfg, digits, "replace", root=tmp_path)
     res = chapter.measure(cfg, digits, h, clf, "replace")
     fam = chapter.family(cfg, digits)

@@ -24,6 +24,7 @@ from ..data.images import load_images
 from ..engine import run_generations
 from ..families import CategoricalFamily, CategoricalSource, GaussianFamily, GaussianSource
 from ..families.linreg import SAMPLERS, LinearRegressionFamily, LinearSource, wishart_stats
+from ..metrics_digits import DigitClassifier
 from ..policies import POLICY_NAMES, make_policy
 from ..profiles import pick
 from ..progress import progress
@@ -323,7 +324,7 @@ def neural_mixing(cfg: MixingConfig, *, root=None, **vae_overrides) -> NeuralRes
 
     base = neural_config(cfg, **vae_overrides)
     data = load_images(base.dataset)
-    clf = vae.DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed, base.device)
+    clf = DigitClassifier(data.pixels, base.classifier_hidden, base.classifier_epochs, base.seed, base.device)
     clf.fit(data.train_images, data.train_labels)
     res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None)
     for f in res.fractions:

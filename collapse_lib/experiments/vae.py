@@ -25,6 +25,7 @@ from ..claims import Claim, claim
 from ..data.images import DATASETS, ImageData, ImageSource, load_images
 from ..engine import History, run_generations
 from ..families.vae import ARCHS, SCHEMES, VAEFamily, VAEParams
+from ..metrics_digits import DigitClassifier
 from ..policies import make_policy
 from ..profiles import pick
 from ..progress import progress
@@ -163,54 +164,6 @@ def family(cfg: VAEConfig, data: ImageData, synthetic: str | None = None) -> VAE
 
 
 # ------------------------------------------------------------------ the classifier
-class DigitClassifier:
-    """A one-hidden-layer network trained on real digits; ``predict`` gives labels."""
-
-    def __init__(self, pixels: int, hidden: int = 128, epochs: int = 10, seed: int = 0, device: str | None = None):
-        self.pixels, self.hidden, self.epochs, self.seed, self.device = pixels, hidden, epochs, seed, device
-
-    def _device(self):
-        import torch
-
-        from ..runtime import device
-
-        return torch.device(self.device) if self.device else device()
-
-    def fit(self, images: np.ndarray, labels: np.ndarray) -> "DigitClassifier":
-        import torch
-        from torch import nn
-
-        from ..runtime import cpu_threads
-
-        dev = self._device()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.net_ = nn.Sequential(nn.Linear(self.pixels, self.hidden), nn.ReLU(), nn.Linear(self.hidden, 10))
-        self.net_.to(dev)
-        x = torch.as_tensor(images, device=dev).float().div_(255.0)
-        y = torch.as_tensor(labels, dtype=torch.long, device=dev)
-        opt = torch.optim.Adam(self.net_.parameters(), lr=1e-3)
-        gen = torch.Generator().manual_seed(self.seed)
-        with cpu_threads(1 if dev.type == "cpu" else None):
-            for _ in range(self.epochs):
-                for idx in torch.randperm(len(x), generator=gen).to(dev).split(128):
-                    loss = nn.functional.cross_entropy(self.net_(x[idx]), y[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-        return self
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            x = torch.as_tensor(images, device=self._device()).float().div_(255.0)
-            return self.net_(x).argmax(1).cpu().numpy()
-
-    def score(self, images: np.ndarray, labels: np.ndarray) -> float:
-        return float(np.mean(self.predict(images) == labels))
-
-
 def class_shares(predictions: np.ndarray, classes: int = 10) -> np.ndarray:
     """Share of each predicted class (..., classes) along the last axis of ``predictions``."""
     onehot = predictions[..., None] == np.arange(classes)
