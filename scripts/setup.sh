@@ -23,8 +23,9 @@
 # The browser test of the built site (tests/test_site_browser.py) needs Debian's
 # chromium and a local copy of MathJax 3 (the pages load it from a CDN, which the test
 # does not reach). When /usr/bin/chromium is missing and this runs as root with apt-get,
-# it installs chromium and chromium-driver; MathJax 3 comes from the npm registry into
-# .venv/mathjax. Without them it says so, and that one test is skipped (it fails under CI).
+# it installs chromium and chromium-driver; MathJax 3 and axe-core (the accessibility
+# rules the test checks) come from the npm registry into .venv/mathjax and .venv/axe.
+# Without them it says so, and that one test is skipped (it fails under CI).
 
 _setup_browser() {
     local venv="$1"
@@ -62,6 +63,19 @@ _setup_browser() {
                 || echo "setup: npm could not install mathjax@3; the browser test of the site will not run" >&2
         else
             echo "setup: npm is missing, so MathJax 3 for the browser test of the site is not installed" >&2
+        fi
+    fi
+
+    # axe-core, the accessibility rules the browser test checks every page against
+    local axe="$venv/axe"
+    if [ ! -f "$axe/node_modules/axe-core/axe.min.js" ]; then
+        if command -v npm >/dev/null 2>&1; then
+            echo "setup: installing axe-core 4 from the npm registry into $axe"
+            mkdir -p "$axe"
+            npm install --prefix "$axe" --no-audit --no-fund --no-save --silent "axe-core@4" >/dev/null 2>&1 \
+                || echo "setup: npm could not install axe-core@4; the browser test of the site will not run" >&2
+        else
+            echo "setup: npm is missing, so axe-core for the browser test of the site is not installed" >&2
         fi
     fi
     return 0

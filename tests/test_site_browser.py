@@ -4,17 +4,22 @@ headless Chromium (Debian's ``chromium``, driven by Playwright).
 On every page: no raw MyST directive or role text, every image loads, every math
 element is rendered by MathJax, and on chapter pages at least one figure is shown and
 the "Open in Colab" link points at the chapter's paired ``.ipynb`` in this repository.
-A screenshot of the top of each page, one of its first figure, and a report (``site-browser-report.json``: pages
-opened, figures, math elements and Colab link of each) are saved under
-``test-artifacts/site-browser/``.
+Every page passes axe-core's WCAG 2.0 and 2.1 A and AA rules with no violation (the
+theme's and extensions' markup is mended by ``_static/accessibility.js`` and
+``_static/accessibility.css``), and in the theme's dark mode a chapter's figure keeps a light
+background under dark axes, so that it stays legible. A screenshot of the top of each
+page, one of its first figure (and that figure in dark mode), and a report
+(``site-browser-report.json``: pages opened, figures, math elements, Colab link and
+accessibility violations of each) are saved under ``test-artifacts/site-browser/``.
 
 The site is the session's one strict build (fixture ``built_book``). It is served by
 ``http.server`` on 127.0.0.1. The pages load MathJax 3 from a CDN, which the test
 machine cannot reach: requests for it are answered from the local copy that
 ``scripts/setup.sh`` installs with npm (``.venv/mathjax``); every other request that
-leaves localhost is aborted, so the test runs offline.
+leaves localhost is aborted, so the test runs offline. axe-core comes from npm the same way
+(``.venv/axe``).
 
-Without Chromium, Playwright or that MathJax copy the test skips with the reason, except
+Without Chromium, Playwright, that MathJax copy or axe-core the test skips with the reason, except
 under CI (``CI=true``), where it fails: CI installs them through ``scripts/setup.sh``.
 """
 from __future__ import annotations
@@ -38,8 +43,18 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("COLLAPSE_CHROMIUM", "/usr/bin/chromium"))
-#: the copy scripts/setup.sh installs into the active environment (.venv, or .venv-latest for the canary)
-MATHJAX = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "mathjax" / "node_modules" / "mathjax"
+#: the copies scripts/setup.sh installs into the active environment (.venv, or .venv-latest for the canary)
+VENV = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv"))
+MATHJAX = VENV / "mathjax" / "node_modules" / "mathjax"
+AXE = VENV / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+#: the rules every page must pass: WCAG 2.0 and 2.1, levels A and AA
+AXE_JS = """async () => {
+  const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                 nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}));
+}"""
+#: the page has settled: Font Awesome has replaced its icons and accessibility.js has mended them
+SETTLED_JS = "() => !document.querySelector('button[aria-label] svg title, button[aria-label] i.fa-solid')"
 ARTIFACTS = ROOT / "test-artifacts" / "site-browser"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -102,6 +117,8 @@ def browser():
         _unavailable("the Python package playwright is not installed: run bash scripts/setup.sh")
     if not (MATHJAX / "es5" / "tex-mml-chtml.js").exists():
         _unavailable(f"no local MathJax 3 at {MATHJAX}: run bash scripts/setup.sh (it installs it with npm)")
+    if not AXE.exists():
+        _unavailable(f"no local axe-core at {AXE}: run bash scripts/setup.sh (it installs it with npm)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
         try:
@@ -179,6 +196,9 @@ def test_every_page_as_a_reader_sees_it(browser, site):
             images = page.evaluate(IMAGES_JS)
             text = page.evaluate(TEXT_JS)
             colab = [a.get_attribute("href") for a in page.query_selector_all('a[href*="colab.research.google.com"]')]
+            page.wait_for_function(SETTLED_JS, timeout=PAGE_TIMEOUT_MS)
+            page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+            violations = page.evaluate(AXE_JS)
             shot = ARTIFACTS / f"{entry.replace('/', '_')}.png"
             page.screenshot(path=str(shot))
             figure = page.locator('main img[src*="_images/"]')
@@ -191,10 +211,13 @@ def test_every_page_as_a_reader_sees_it(browser, site):
             row = {"page": entry, "figures": len(figures), "images": len(images),
                    "math_elements": math["elements"], "math_rendered": math["rendered"],
                    "mathjax": math["version"], "colab": colab, "script_errors": script_errors,
+                   "accessibility_violations": violations,
                    "screenshot": str(shot.relative_to(ROOT))}
             report.append(row)
             where = f"{entry}.html"
             problems += [f"{where}: {f}" for f in failed]
+            problems += [f"{where}: accessibility ({v['impact']}) {v['id']}: {v['help']}, {v['count']} elements, "
+                         f"e.g. {v['nodes']}" for v in violations]
             problems += [f"{where}: script error: {e}" for e in script_errors
                          if not any(k.search(e) for k in KNOWN_THEME_ERRORS)]
             for kind, pattern in RAW_MYST.items():
@@ -220,6 +243,7 @@ def test_every_page_as_a_reader_sees_it(browser, site):
                     problems.append(f"{where}: the Colab link opens {sorted(targets) or 'nothing'}, not {want}")
                 elif not (ROOT / want).is_file():
                     problems.append(f"{where}: the Colab link opens {want}, which is not in the repository")
+        problems += _dark_mode_problems(context, site)
     finally:
         context.close()
         (ARTIFACTS / "site-browser-report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -227,7 +251,9 @@ def test_every_page_as_a_reader_sees_it(browser, site):
     print("\npages opened in Chromium:")
     for row in report:
         print(f"  {row['page']:34s} figures {row['figures']:2d}, math {row['math_rendered']:3d}/"
-              f"{row['math_elements']:<3d} rendered, colab: {', '.join(_short(h) for h in row['colab']) or '-'}")
+              f"{row['math_elements']:<3d} rendered, accessibility violations "
+              f"{sum(v['count'] for v in row['accessibility_violations'])}, "
+              f"colab: {', '.join(_short(h) for h in row['colab']) or '-'}")
     print(f"screenshots and report: {ARTIFACTS}")
     assert len(report) == len(pages)
     assert not problems, "\n".join(problems)
@@ -238,3 +264,33 @@ def _short(href: str) -> str:
         return _colab_target(href)
     except AssertionError:
         return href
+
+
+def _dark_mode_problems(context, site) -> list[str]:
+    """The first chapter's first figure in the theme's dark mode: its background must stay
+    light (the 90th percentile of its pixels' brightness at least 150 of 255) and its axes
+    and labels dark (the 1st percentile at most 90). A figure drawn on a transparent
+    background would show dark axes on the dark page: both percentiles low."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    entry = f"book/{book_config.chapter_sources()[0].stem}"
+    page = context.new_page()
+    page.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark')")
+    page.goto(site + f"{entry}.html", wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    try:
+        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
+            return [f"{entry}.html: the dark mode could not be switched on"]
+        figure = page.locator('main img[src*="_images/"]').first
+        figure.scroll_into_view_if_needed()
+        shot = figure.screenshot(path=str(ARTIFACTS / f"{entry.replace('/', '_')}-figure-dark.png"))
+    finally:
+        page.close()
+    grey = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=float)
+    light, dark = np.percentile(grey, 90), np.percentile(grey, 1)
+    if light < 150 or dark > 90:
+        return [f"{entry}.html: in dark mode the first figure is not legible (90th percentile of brightness "
+                f"{light:.0f}, 1st percentile {dark:.0f}; wanted >= 150 and <= 90)"]
+    return []
