@@ -55,3 +55,27 @@ def test_every_toc_page_is_built(built_book):
     for entry in book_config.toc_files():
         page = built_book.html / f"{entry}.html"
         assert page.exists(), f"_toc.yml names {entry}, but {page} was not built"
+
+
+@pytest.mark.slow
+def test_every_figure_has_alt_text_and_a_caption(built_book):
+    """Every figure a chapter draws is described for screen readers and captioned: its
+    ``<img>`` has alt text that is neither empty nor a file name, and it sits in a numbered
+    ``<figure>`` with a ``<figcaption>`` (myst-nb's ``mystnb.image.alt`` and
+    ``mystnb.figure`` cell metadata)."""
+    if not built_book.ok:
+        pytest.fail(f"the book build failed (exit {built_book.returncode}); see test_book_builds_strictly")
+    problems = []
+    for md in book_config.chapter_sources():
+        page = (built_book.html / "book" / f"{md.stem}.html").read_text(encoding="utf-8")
+        figures = re.findall(r"<figure\b.*?</figure>", page, flags=re.S)
+        captioned = {img for fig in figures if "<figcaption" in fig
+                     for img in re.findall(r'<img[^>]*\bsrc="[^"]*_images/[^"]*"[^>]*>', fig)}
+        for img in re.findall(r'<img[^>]*\bsrc="[^"]*_images/[^"]*"[^>]*>', page):
+            alt = re.search(r'\balt="([^"]*)"', img)
+            alt = alt.group(1).strip() if alt else ""
+            if not alt or re.search(r"\.(png|jpe?g|svg)\b|_images/|^[\w./-]+$", alt):
+                problems.append(f"{md.name}: a figure without alt text that describes it (alt={alt!r})")
+            if img not in captioned:
+                problems.append(f"{md.name}: a figure without a caption ({img[:80]}...)")
+    assert not problems, "\n".join(problems)
