@@ -27,6 +27,20 @@
 # rules the test checks) come from the npm registry into .venv/mathjax and .venv/axe.
 # Without them it says so, and that one test is skipped (it fails under CI).
 
+# _npm_copy DIR PACKAGE FILE: install PACKAGE from the npm registry into DIR unless DIR/FILE exists.
+_npm_copy() {
+    local dir="$1" package="$2" file="$3"
+    [ -f "$dir/$file" ] && return 0
+    if command -v npm >/dev/null 2>&1; then
+        echo "setup: installing $package from the npm registry into $dir"
+        mkdir -p "$dir"
+        npm install --prefix "$dir" --no-audit --no-fund --no-save --silent "$package" >/dev/null 2>&1 \
+            || echo "setup: npm could not install $package; the browser test of the site will not run" >&2
+    else
+        echo "setup: npm is missing, so $package for the browser test of the site is not installed" >&2
+    fi
+}
+
 _setup_browser() {
     local venv="$1"
     local as_root=0
@@ -50,34 +64,16 @@ _setup_browser() {
         fi
     fi
 
-    local mathjax="$venv/mathjax"
-    if [ ! -f "$mathjax/node_modules/mathjax/es5/tex-mml-chtml.js" ]; then
-        if ! command -v npm >/dev/null 2>&1 && [ "$as_root" = 1 ]; then
-            echo "setup: installing Debian's npm (to fetch MathJax 3 for the browser test)"
-            _apt_install npm || true
-        fi
-        if command -v npm >/dev/null 2>&1; then
-            echo "setup: installing MathJax 3 from the npm registry into $mathjax"
-            mkdir -p "$mathjax"
-            npm install --prefix "$mathjax" --no-audit --no-fund --no-save --silent "mathjax@3" >/dev/null 2>&1 \
-                || echo "setup: npm could not install mathjax@3; the browser test of the site will not run" >&2
-        else
-            echo "setup: npm is missing, so MathJax 3 for the browser test of the site is not installed" >&2
-        fi
+    if ! command -v npm >/dev/null 2>&1 && [ "$as_root" = 1 ] \
+            && { [ ! -f "$venv/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js" ] \
+                 || [ ! -f "$venv/axe/node_modules/axe-core/axe.min.js" ]; }; then
+        echo "setup: installing Debian's npm (to fetch MathJax 3 and axe-core for the browser test)"
+        _apt_install npm || true
     fi
-
+    # MathJax 3, which the pages load from a CDN the test does not reach
+    _npm_copy "$venv/mathjax" "mathjax@3" "node_modules/mathjax/es5/tex-mml-chtml.js"
     # axe-core, the accessibility rules the browser test checks every page against
-    local axe="$venv/axe"
-    if [ ! -f "$axe/node_modules/axe-core/axe.min.js" ]; then
-        if command -v npm >/dev/null 2>&1; then
-            echo "setup: installing axe-core 4 from the npm registry into $axe"
-            mkdir -p "$axe"
-            npm install --prefix "$axe" --no-audit --no-fund --no-save --silent "axe-core@4" >/dev/null 2>&1 \
-                || echo "setup: npm could not install axe-core@4; the browser test of the site will not run" >&2
-        else
-            echo "setup: npm is missing, so axe-core for the browser test of the site is not installed" >&2
-        fi
-    fi
+    _npm_copy "$venv/axe" "axe-core@4" "node_modules/axe-core/axe.min.js"
     return 0
 }
 
