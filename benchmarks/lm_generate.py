@@ -52,14 +52,14 @@ def run(quick: bool = False, device: str = "cpu") -> list[Result]:
     from collapse_lib.runtime import cpu_threads
     from collapse_lib.lm import generate_continuations
 
-    from .lm_models import setup
+    from .lm_models import setup, threads
 
     on_gpu = device.startswith("cuda")
     n, n_loop = (256, 16) if on_gpu and quick else (1024, 32) if on_gpu else (64, 8) if quick else (192, 24)
     model, blocks, cfg, what = setup(device, n)
     settings = dict(num_beams=cfg.num_beams, max_new_tokens=cfg.block_size, repetition_penalty=cfg.repetition_penalty)
     sync = torch_sync(device)
-    with cpu_threads(cfg.cpu_threads if not on_gpu else None):
+    with cpu_threads(threads(cfg, on_gpu)):
         # warm-up (kernels, allocator, lazy initialisation): not timed
         generate_continuations(model, blocks[:2], batch_size=2, **settings)
         one_at_a_time(model, blocks[:1], **settings)

@@ -18,17 +18,18 @@ import numpy as np
 
 def setup(device: str, n_blocks: int, seed: int = 0):
     """``(model, blocks, config, what)`` for ``device``: the model on the device, ``n_blocks``
-    token blocks (n, block_size), the chapter's LM config of the matching profile."""
+    token blocks (n, block_size), the chapter's LM config of the matching profile (CPU
+    threads: :func:`threads`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from collapse_lib.experiments.lm import PROFILE_CONFIGS
+    from collapse_lib.experiments.lm import PROFILES
     from collapse_lib.lm import tiny_gpt2
 
     if device.startswith("cuda"):
         from transformers import OPTConfig, OPTForCausalLM
 
-        cfg = PROFILE_CONFIGS["gpu"]
+        cfg = PROFILES["gpu"]
         config = OPTConfig()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -36,8 +37,16 @@ def setup(device: str, n_blocks: int, seed: int = 0):
         model = model.float().to(device).eval()
         vocab, what = config.vocab_size, "OPT-125m architecture, random weights"
     else:
-        cfg = PROFILE_CONFIGS["quick"]
+        cfg = PROFILES["quick"]
         model = tiny_gpt2(cfg.vocab_size, cfg.tiny, seed=seed)
         vocab, what = cfg.vocab_size, f"tiny GPT-2 ({cfg.tiny.n_layer} layers, width {cfg.tiny.n_embd})"
     blocks = np.random.default_rng(seed).integers(2, vocab, (n_blocks, cfg.block_size))
     return model, blocks, cfg, what
+
+
+def threads(cfg, on_gpu: bool) -> int | None:
+    """The CPU threads the chapter uses for ``cfg``'s model (None on a GPU: torch's default)."""
+    from collapse_lib import protocol
+    from collapse_lib.experiments import lm
+
+    return None if on_gpu else lm.threads(cfg, protocol.Run())

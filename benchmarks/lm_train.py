@@ -41,21 +41,21 @@ def plain_loop(model, blocks, *, batch_size: int, lr: float, epochs: int = 1) ->
 
 
 def run(quick: bool = False, device: str = "cpu") -> list[Result]:
-    from collapse_lib.experiments.lm import PROFILE_CONFIGS
+    from collapse_lib.experiments.lm import PROFILES
     from collapse_lib.runtime import cpu_threads
     from collapse_lib.lm import fine_tune
 
-    from .lm_models import setup
+    from .lm_models import setup, threads
 
     on_gpu = device.startswith("cuda")
     n = (2048 if quick else 8192) if on_gpu else 192
     epochs = 1 if (quick or on_gpu) else 5
     model, blocks, cfg, what = setup(device, n)
     if on_gpu:  # the paper's batches: 128 blocks, in micro-batches of the paper profile
-        cfg = PROFILE_CONFIGS["paper"]
+        cfg = PROFILES["paper"]
     kw = dict(batch_size=cfg.batch_size, lr=cfg.lr)
     sync = torch_sync(device)
-    with cpu_threads(cfg.cpu_threads if not on_gpu else None):
+    with cpu_threads(threads(cfg, on_gpu)):
         fine_tune(model, blocks[: 2 * cfg.batch_size], epochs=1, micro_batch_size=cfg.micro_batch_size, **kw)  # warm-up
         plain_loop(model, blocks[: 2 * cfg.batch_size], **kw)
         repeats = 1 if quick else 2  # best of: the machine may be shared

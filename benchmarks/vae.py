@@ -69,11 +69,11 @@ def dataloader_loop(family, images: np.ndarray) -> list[float]:
 
 def setup(quick: bool, device: str):
     """The family and the images (C, n, pixels) of the measurement."""
-    from collapse_lib.experiments.vae import PROFILE_CONFIGS
+    from collapse_lib.experiments.vae import PROFILES
     from collapse_lib.families.vae import VAEFamily
 
     if device.startswith("cuda"):
-        cfg = PROFILE_CONFIGS["gpu"]
+        cfg = PROFILES["gpu"]
         n, epochs = (4096, 1) if quick else (cfg.samples, 2)
         fam = VAEFamily(pixels=784, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=epochs,
                         batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, device="cuda")
@@ -81,7 +81,7 @@ def setup(quick: bool, device: str):
         return fam, images, f"cuda; conv VAE (gpu profile), {cfg.chains} chains x {n} random 28x28 images"
     from collapse_lib.data.images import ImageSource, load_images
 
-    cfg = PROFILE_CONFIGS["quick"]
+    cfg = PROFILES["quick"]
     data = load_images(cfg.dataset)
     epochs = 3 if quick else 20
     fam = VAEFamily(pixels=data.pixels, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=epochs,

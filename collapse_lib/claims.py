@@ -2,7 +2,7 @@
 
 A sentence such as "without real data the test perplexity keeps rising" is only true of
 the run the page shows if the run's numbers say so. Each experiment module therefore
-gives a ``claims(result)`` function that returns :class:`Claim` objects: the statement,
+gives a ``claims(result)`` function that returns :class:`Claim` objects by key: the statement,
 the measured numbers behind it, and whether the numbers bear it out. The page prints
 them where its prose makes them (:func:`report`), so a profile whose numbers contradict
 a statement shows that, in the page, instead of a false sentence.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 #: Environment variable that turns a claim that does not hold into an error.
 STRICT_ENV = "COLLAPSE_STRICT_CLAIMS"
@@ -81,8 +81,21 @@ class ClaimReport:
         return str(self)
 
 
-def report(claims: Iterable[Claim], profile: str | None = None) -> ClaimReport:
-    """The claims for display in a chapter; in strict mode, raise if one does not hold."""
+def report(claims: Iterable[Claim] | Mapping[str, Claim], profile: str | None = None,
+           keys: Iterable[str] | None = None) -> ClaimReport:
+    """The claims for display in a chapter; in strict mode, raise if one does not hold.
+
+    ``claims`` is a chapter's ``claims(res)``, keyed; ``keys`` picks the ones a paragraph
+    makes (all of them when None), so that a new claim cannot slip under another paragraph."""
+    if isinstance(claims, Mapping):
+        if keys is not None:
+            keys = list(keys)
+            missing = [k for k in keys if k not in claims]
+            if missing:
+                raise KeyError(f"no claim {', '.join(map(repr, missing))}: the claims are {', '.join(claims)}")
+        claims = [claims[k] for k in keys] if keys is not None else list(claims.values())
+    elif keys is not None:
+        raise TypeError("keys picks claims from a mapping {key: Claim}, such as a chapter's claims(res)")
     rep = ClaimReport(claims, profile)
     if strict() and rep.failed:
         raise ClaimFailed("claims that do not hold in this run:\n" + "\n".join(

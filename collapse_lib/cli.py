@@ -18,16 +18,15 @@ import time
 import traceback
 from pathlib import Path
 
-from . import registry
+from . import protocol
 from .profiles import PROFILES, resolve_profile
-from .settings import (apply, config_dict, field_comments, parse_assignment, settings, type_name, value_text)
+from .settings import config_dict, field_comments, read, settings, split_assignment, type_name, value_text
 from .store import atomic_write_bytes, atomic_write_json
 
-#: experiment name -> the module of its results (config and runs); figures are paired in
-#: :mod:`collapse_lib.registry`
-EXPERIMENTS = {name: e.module for name, e in registry.EXPERIMENTS.items()}
+#: experiment name -> the module of its results (the chapter protocol, :mod:`collapse_lib.protocol`)
+EXPERIMENTS = {name: f"collapse_lib.experiments.{name}" for name in protocol.CHAPTERS}
 
-DEVICES = ("cpu", "cuda")
+DEVICES = protocol.DEVICES
 
 
 class UsageError(ValueError):
@@ -43,26 +42,15 @@ class OutputError(OSError):
         return cls(f"the output folder {str(out)!r} cannot be written ({why}); choose another with --out")
 
 
-def build_config(experiment: str, profile: str | None, overrides: dict | None = None, device: str | None = None):
-    """The validated config of ``experiment`` at ``profile`` with ``overrides`` (parsed
-    values; nested fields as ``outer.inner``) and ``device``."""
-    exp = registry.get(experiment)
-    overrides = dict(overrides or {})
-    if device is not None:
-        if "device" not in settings(exp.config_class()):
-            raise UsageError(f"--device {device} is not allowed for {experiment}: it computes with NumPy on the CPU "
-                             "and has no device setting; leave --device out")
-        if device not in DEVICES:
-            raise UsageError(f"device={device!r} is not allowed: it must be one of {', '.join(DEVICES)}")
-        overrides["device"] = device
-    cfg = apply(exp.load().config, profile, overrides, f"the {experiment} experiment")
-    if getattr(cfg, "device", None) == "cuda":
+def run_settings(device: str | None = None, threads: int | None = None) -> protocol.Run:
+    """How the run is carried out, from ``--device`` and ``--threads``."""
+    if device == "cuda":
         from . import runtime
 
         if not runtime.cuda_available():
             raise UsageError("device='cuda' is not available: torch finds no CUDA GPU on this machine; "
                              "use --device cpu (or leave --device out)")
-    return cfg
+    return protocol.Run(device=device, threads=threads)
 
 
 def check_writable(out: Path) -> None:
@@ -80,12 +68,12 @@ def check_writable(out: Path) -> None:
         raise OutputError.of(out, err) from err
 
 
-def run(experiment: str, profile: str | None, out: Path, seed: int | None = None, overrides: dict | None = None,
-        device: str | None = None) -> dict:
+def run(experiment: str, profile: str | None, out: Path, overrides: dict | None = None,
+        run: protocol.Run | None = None) -> dict:
     """Run ``experiment`` and write its outputs under ``out``; returns the results.
 
-    ``overrides`` are settings of the chapter's config (parsed values); ``seed`` and
-    ``device`` are two of them, given their own options."""
+    ``overrides`` are settings of the chapter's config (text as after ``--set NAME=``, or
+    values); ``run`` says how it runs (device, threads)."""
     import io
 
     import matplotlib
@@ -94,12 +82,13 @@ def run(experiment: str, profile: str | None, out: Path, seed: int | None = None
     import matplotlib.pyplot as plt
 
     profile = resolve_profile(profile)
-    overrides = {**({"seed": seed} if seed is not None else {}), **(overrides or {})}
-    cfg = build_config(experiment, profile, overrides, device)
+    overrides = dict(overrides or {})
+    cfg = protocol.load(experiment, profile, overrides)  # refuse a bad setting before any work
+    given = read(type(cfg), overrides)  # the overrides as values, for config.json
     out = Path(out)
     check_writable(out)
     start = time.perf_counter()
-    results, figures = registry.get(experiment).run(cfg, profile)
+    cfg, results, figures = protocol.run_chapter(experiment, profile, overrides, run)
     seconds = time.perf_counter() - start
     from .distributed import is_main
 
@@ -107,11 +96,9 @@ def run(experiment: str, profile: str | None, out: Path, seed: int | None = None
         for fig in figures.values():
             plt.close(fig)
         return results
-    if device is not None:
-        overrides["device"] = device
     head = {"experiment": experiment, "profile": profile}
     try:
-        atomic_write_json(out / "config.json", {**head, "overrides": config_dict(overrides), **config_dict(cfg)})
+        atomic_write_json(out / "config.json", {**head, "overrides": config_dict(given), **config_dict(cfg)})
         atomic_write_json(out / "results.json", {**head, "seconds": seconds, **results})
         for name, fig in figures.items():
             buf = io.BytesIO()
@@ -125,9 +112,8 @@ def run(experiment: str, profile: str | None, out: Path, seed: int | None = None
 
 def show(experiment: str, profile: str | None) -> str:
     """Every setting of ``experiment``'s config: its value at ``profile``, type and meaning."""
-    exp = registry.get(experiment)
     profile = resolve_profile(profile)
-    cfg = exp.config(profile)
+    cfg = protocol.load(experiment, profile)
     cls = type(cfg)
     rows, notes = [], {}
     for name, kind in settings(cls).items():
@@ -143,7 +129,8 @@ def show(experiment: str, profile: str | None) -> str:
         rows.append((section, f"{name}={value_text(value)}", type_name(kind), comment))
     width = min(36, max(len(a) for _, a, _, _ in rows))
     kinds = min(18, max(len(k) for _, _, k, _ in rows))
-    lines = [f"{experiment} ({exp.module}.{cls.__name__}), profile {profile}; change a setting with --set NAME=VALUE"]
+    lines = [f"{experiment} ({EXPERIMENTS[experiment]}.{cls.__name__}), profile {profile}; "
+             "change a setting with --set NAME=VALUE"]
     current = ""
     for section, assignment, kind, comment in rows:
         if section != current and section:
@@ -175,7 +162,9 @@ def parser() -> Parser:
     r.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="change a setting of the chapter's config (repeatable); `show EXPERIMENT` lists them")
     r.add_argument("--device", default=None, choices=DEVICES,
-                   help="where the chapters that train with torch run (default: the profile's, else CUDA when present)")
+                   help="where the chapters that train with torch run (default: CUDA when present)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch and BLAS (default: the chapter's choice for its sizes)")
     s = sub.add_parser("show", parents=[debug], help="list a chapter's settings and their values in a profile")
     s.add_argument("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     s.add_argument("--profile", default=None, help=profile_help)
@@ -203,8 +192,7 @@ def user_error(err: BaseException) -> str | None:
 
 def interrupted(experiment: str) -> str:
     """What Ctrl-C leaves behind."""
-    exp = registry.EXPERIMENTS.get(experiment)
-    if exp is not None and exp.resumable:
+    if experiment in protocol.CHAPTERS and getattr(protocol.module(experiment), "RESUMABLE", False):
         from .runtime import cache_dir
 
         return (f"interrupted: the finished generations are kept in {cache_dir('runs')}; "
@@ -224,14 +212,15 @@ def main(argv=None) -> int:
         if args.command == "show":
             print(show(args.experiment, args.profile))
             return 0
-        exp = registry.get(args.experiment)
+        protocol.module(args.experiment)  # a ValueError names the chapters
         profile = resolve_profile(args.profile)
-        what = f"the {args.experiment} experiment"
-        overrides = dict(parse_assignment(exp.config_class(), a, what) for a in args.settings)
+        overrides = {**({"seed": args.seed} if args.seed is not None else {}),
+                     **dict(split_assignment(a) for a in args.settings)}
+        how = run_settings(args.device, args.threads)
         from .distributed import finish, is_main
 
         start = time.perf_counter()
-        run(args.experiment, profile, args.out, args.seed, overrides, args.device)
+        run(args.experiment, profile, args.out, overrides, how)
         if is_main():
             print(f"{args.experiment}: wrote {args.out}/config.json, results.json and figures/ in "
                   f"{time.perf_counter() - start:.1f} s")

@@ -73,6 +73,7 @@ def run_generations(
     record: Callable[[Any, Any, int], dict] = default_record,
     store=None,
     callback: Callable[[int, Any], None] | None = None,
+    first_fit: Callable[[Any], Any] | None = None,
     progress: bool | None = None,
     desc: str | None = None,
 ) -> History:
@@ -88,6 +89,8 @@ def run_generations(
     store: a :class:`~collapse_lib.store.RunStore`; finished generations are written
         there and a rerun resumes after the last one.
     callback: called as ``callback(t, params)`` after generation t is finished (and stored).
+    first_fit: fits generation 0 to the real data's summary (default ``family.fit``); runs
+        that differ only after generation 0 pass one that loads the fit they share.
     """
     generations = check_int("generations", generations, minimum=1)
     chains = check_int("chains", chains, minimum=1)
@@ -120,7 +123,7 @@ def run_generations(
 
     if start == 0:
         train = family.summarize(real_points)
-        params = family.fit(train)
+        params = (first_fit or family.fit)(train)
         finish(0, params, train)
         start = 1
 

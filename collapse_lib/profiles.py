@@ -15,15 +15,15 @@
 object keyed by experiment (the name of its module, as in ``python -m collapse_lib run
 NAME``), each value the settings to replace, for example
 ``{"lm": {"generations": 1, "model": "/path/to/model"}, "vae": {"epochs": 1}}``. Nested
-configs take an object, tuples a list. ``scripts/gpu_check.sh --dry-run`` runs the
-``gpu`` chapters at toy size this way; the chapters' banner names the experiments it changes.
+configs take an object, tuples a list. Its values are read by the same parser as
+``--set`` (:func:`collapse_lib.protocol.load`, the one way a setting comes in).
+``scripts/gpu_check.sh --dry-run`` runs the ``gpu`` chapters at toy size this way; the
+chapters' banner names the experiments it changes.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields, is_dataclass, replace
-from typing import Mapping, TypeVar
 
 from .validation import check_choice
 
@@ -31,9 +31,6 @@ PROFILES = ("quick", "cpu", "gpu", "paper")
 
 #: Profiles that need no GPU and no network.
 OFFLINE_PROFILES = ("quick", "cpu")
-
-T = TypeVar("T")
-
 
 def resolve_profile(name: str | None = None) -> str:
     """The profile to use: ``name`` if given, else ``COLLAPSE_PROFILE``, else the fallback."""
@@ -59,42 +56,6 @@ def env_overrides() -> dict[str, dict]:
         raise ValueError(f"COLLAPSE_OVERRIDES={raw!r} is not allowed: it must map experiment names to objects "
                          "of settings")
     return table
-
-
-def _with(cfg, changes: Mapping, where: str):
-    """``cfg`` with ``changes`` from JSON (lists become tuples, objects nested configs)."""
-    known = {f.name for f in fields(cfg)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValueError(f"COLLAPSE_OVERRIDES names {', '.join(unknown)} in {where!r}, which is not allowed: "
-                         f"{type(cfg).__name__} has the settings {', '.join(sorted(known))}")
-
-    def convert(old, new, key):
-        if is_dataclass(old) and isinstance(new, dict):
-            return _with(old, new, f"{where}.{key}")
-        if isinstance(new, list):
-            return tuple(tuple(v) if isinstance(v, list) else v for v in new)
-        return new
-
-    return replace(cfg, **{k: convert(getattr(cfg, k), v, k) for k, v in changes.items()})
-
-
-def experiment_of(cfg) -> str:
-    """The experiment a config belongs to: the name of its module (``lm``, ``vae``, ...)."""
-    return type(cfg).__module__.rsplit(".", 1)[-1]
-
-
-def pick(configs: Mapping[str, T], profile: str | None = None, **overrides) -> T:
-    """The config of ``profile`` from a ``{profile: config}`` table, with the settings of
-    ``COLLAPSE_OVERRIDES`` for its experiment, then ``overrides``."""
-    name = resolve_profile(profile)
-    if name not in configs:
-        raise ValueError(f"profile={name!r} is not allowed here: this experiment defines {sorted(configs)}")
-    cfg = configs[name]
-    env = env_overrides().get(experiment_of(cfg))
-    if env:
-        cfg = _with(cfg, env, experiment_of(cfg))
-    return replace(cfg, **overrides) if overrides else cfg
 
 
 def banner(profile: str | None = None) -> str:

@@ -2,10 +2,11 @@
 
 - :func:`settings` lists every field (the fields of a nested config dataclass as
   ``outer.inner``) with its type;
-- :func:`parse_value` reads ``VALUE`` of ``--set NAME=VALUE`` as the field's type (int,
-  float, bool, str, ``X | None``, tuples such as ``0,5,10`` or ``(2,64),(4,128)``);
-- :func:`apply` builds the config of a profile with overrides; the config's own
-  ``__post_init__`` validates the result;
+- :func:`read` checks the names of settings and reads their values with :func:`parse_value`;
+- :func:`parse_value` reads a setting's value as the field's type (int, float, bool, str,
+  ``X | None``, tuples such as ``0,5,10`` or ``(2,64),(4,128)``), from the text of
+  ``--set NAME=VALUE`` or from JSON values (``COLLAPSE_OVERRIDES``): the one parser that
+  :func:`collapse_lib.protocol.load` applies to every setting;
 - :func:`field_comments` reads the ``# ...`` comments beside the fields from the source.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import textwrap
 import tokenize
 import types
 import typing
-from typing import Any, Callable
+from typing import Any
 
 NONE_WORDS = ("none", "null")
 TRUE_WORDS = ("true", "yes", "on", "1")
@@ -129,44 +130,40 @@ def unknown(name: str, known, what: str) -> ValueError:
     return ValueError(f"{name!r} is not a setting of {what}{hint}: the settings are {', '.join(known)}")
 
 
-def parse_assignment(cls: type, assignment: str, what: str = "") -> tuple[str, Any]:
-    """``(name, value)`` of ``NAME=VALUE``, the value read as the field's type."""
+def split_assignment(assignment: str) -> tuple[str, str]:
+    """``(name, text)`` of ``NAME=VALUE`` as written after ``--set``."""
     name, sep, text = assignment.partition("=")
     name = name.strip()
     if not sep or not name:
         raise ValueError(f"--set {assignment!r} is not allowed: write NAME=VALUE, for example --set seed=1")
+    return name, text
+
+
+def read(cls: type, changes: dict[str, Any], what: str = "", where: str = "") -> dict[str, Any]:
+    """``changes`` (``{name: text or value}``, nested fields as ``outer.inner``) read as the
+    types of the fields of the dataclass ``cls``. An unknown name is refused with the
+    known ones and the closest match; ``where`` says where it was given."""
     known = settings(cls)
-    if name not in known:
-        groups = {n.split(".")[0] for n in known if "." in n}
-        if name in groups:
-            raise ValueError(f"{name!r} is a group of settings of {what or cls.__name__}: set its fields one by one, "
-                             f"for example --set {next(n for n in known if n.startswith(name + '.'))}=...")
-        raise unknown(name, known, what or cls.__name__)
-    return name, parse_value(name, text, known[name])
-
-
-def parse_value(name: str, text: str, kind) -> Any:
-    """``text`` read as a value of type ``kind`` (a ValueError names the setting)."""
-    return _coerce(name, text, text, kind)
-
-
-def apply(config: Callable, profile: str | None, overrides: dict[str, Any], what: str = ""):
-    """``config(profile, **overrides)`` where ``overrides`` may name the fields of a
-    nested config as ``outer.inner``; unknown names are refused with the known ones."""
-    base = config(profile)
-    known = settings(type(base))
-    flat, nested = {}, {}
-    for name, value in overrides.items():
+    what = what or cls.__name__
+    out = {}
+    for name, value in changes.items():
         if name not in known:
-            raise unknown(name, known, what or type(base).__name__)
-        outer, _, inner = name.partition(".")
-        if inner:
-            nested.setdefault(outer, {})[inner] = value
-        else:
-            flat[name] = value
-    for outer, inner in nested.items():
-        flat[outer] = dataclasses.replace(getattr(base, outer), **inner)
-    return config(profile, **flat) if flat else base
+            groups = {n.split(".")[0] for n in known if "." in n}
+            if name in groups:
+                example = next(n for n in known if n.startswith(name + "."))
+                raise ValueError(f"{name!r} is a group of settings of {what}: set its fields one by one, "
+                                 f"for example {example}=...")
+            err = unknown(name, known, what)
+            raise ValueError(f"{where}: {err}" if where else str(err))
+        out[name] = parse_value(name, value, known[name])
+    return out
+
+
+def parse_value(name: str, value, kind) -> Any:
+    """``value`` read as a value of type ``kind``: text as written after ``--set NAME=``,
+    or a value of the type already (JSON lists for tuples). A ValueError names the setting.
+    This is the one parser of every setting (:func:`collapse_lib.protocol.load`)."""
+    return _coerce(name, value if isinstance(value, str) else repr(value), value, kind)
 
 
 def jsonable(value):

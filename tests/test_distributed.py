@@ -20,7 +20,7 @@ from fp_bounds import adamw_weight_bound, gradient_summands, loss_sum_rtol
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the quick profile, cut so that both runs take seconds
-SMALL = {"lm": {"generations": 1, "train_blocks": 32, "test_blocks": 32, "pretrain_blocks": 64, "pretrain_epochs": 1,
+SMALL = {"lm": {"generations": 1, "train_blocks": 32, "test_blocks": 32, "pretrain": {"blocks": 64, "epochs": 1},
                 "generate_batch_size": 32}}
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from collapse_lib import Run, load
 from collapse_lib.testing import standins as st
 from fp_bounds import lm_autocast_rtol, vae_autocast_rtol
 
@@ -103,7 +104,7 @@ def test_a_model_too_short_for_block_and_continuation_is_refused(stand, gpu_env,
                          positions=24)
     with pytest.raises(ValueError, match=r"block_size=16 is not allowed with the model .*short.*: a block and its "
                                          r"continuation take 32 tokens, and the model has 24 positions"):
-        lm.prepare(lm.config(model=str(short)))
+        lm.prepare(load("lm", overrides={"model": str(short)}))
 
 
 def test_a_model_folder_without_a_model_is_refused(tmp_path):
@@ -115,31 +116,37 @@ def test_a_model_folder_without_a_model_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ the chapters' gpu configs
 def test_overrides_reach_the_gpu_configs(gpu_env, stand):
-    from collapse_lib.experiments import larger, lm, mixing, vae
+    from collapse_lib.plots.lm import histogram_generations
 
-    cfg = lm.config()
-    assert cfg.model == str(stand.model) and cfg.dataset == "wikitext2" and cfg.histogram_generations == (0, 1, 2)
-    v = vae.config()
+    cfg = load("lm")
+    assert cfg.model == str(stand.model) and cfg.dataset == "wikitext2"
+    assert tuple(histogram_generations(cfg.generations)) == (0, 1, 2)
+    v = load("vae")
     assert (v.arch, v.dataset, v.epochs) == ("conv", "mnist", 1)
-    assert larger.config().lm_sizes == ((1, 16), (1, 32)) and larger.config().lm_text == "wikitext2"
-    assert mixing.config().neural_generations == 1
-    assert lm.config(generations=3).generations == 3  # explicit settings win
+    lms = load("larger").language_models
+    assert lms.sizes == ((1, 16), (1, 32)) and lms.text == "wikitext2"
+    assert load("mixing").neural.generations == 1
+    assert load("lm", overrides={"generations": 3}).generations == 3  # explicit settings win
     from collapse_lib import banner
 
     assert "COLLAPSE_OVERRIDES changes the settings of: distributions, gmm, larger, lm, mixing, vae" in banner()
 
 
 def test_overrides_that_name_no_setting_are_refused(monkeypatch):
-    from collapse_lib.experiments import lm
+    from collapse_lib import load
 
     monkeypatch.setenv("COLLAPSE_OVERRIDES", json.dumps({"lm": {"generation": 2}}))
-    with pytest.raises(ValueError, match=r"COLLAPSE_OVERRIDES names generation in 'lm', which is not allowed"):
-        lm.config("quick")
+    with pytest.raises(ValueError, match=r"COLLAPSE_OVERRIDES: 'generation' is not a setting of the lm experiment "
+                                         r"\(did you mean 'generations'\?\)"):
+        load("lm", "quick")
+    monkeypatch.setenv("COLLAPSE_OVERRIDES", json.dumps({"lm": {"generations": "many"}}))
+    with pytest.raises(ValueError, match=r"generations='many' is not allowed: it must be an integer"):
+        load("lm", "quick")  # the same parser as --set
     monkeypatch.setenv("COLLAPSE_OVERRIDES", json.dumps({"lm": {"tiny": {"n_layer": 1}}}))
-    assert lm.config("quick").tiny.n_layer == 1  # nested configs take an object
+    assert load("lm", "quick").tiny.n_layer == 1  # nested configs take an object
     monkeypatch.setenv("COLLAPSE_OVERRIDES", "{lm: 1}")
     with pytest.raises(ValueError, match=r"COLLAPSE_OVERRIDES='\{lm: 1\}' is not allowed: it must be a JSON object"):
-        lm.config("quick")
+        load("lm", "quick")
 
 
 def test_gpu_language_model_config_runs_on_the_opt_standin(gpu_env, stand):
@@ -147,12 +154,12 @@ def test_gpu_language_model_config_runs_on_the_opt_standin(gpu_env, stand):
     beam search and perplexity; both regimes, two chains, two generations."""
     from collapse_lib.experiments import lm
 
-    cfg = lm.config()
+    cfg = load("lm")
     setup = lm.prepare(cfg)
     assert setup.model.startswith(str(stand.model)) and "wikitext-2" in setup.data
     # an untrained model's logits are near zero: its perplexity is near the vocabulary size
     assert 256 < setup.zero_shot_ppl < 1024
-    res = lm.run_all(cfg, setup, root=gpu_env)
+    res = lm.run(cfg, Run(root=gpu_env), setup=setup)
     for r in res.regimes.values():
         assert r.test_ppl.shape == (3, 2) and np.isfinite(r.test_ppl).all() and np.isfinite(r.data_ppl).all()
         assert (r.test_ppl[0] < setup.zero_shot_ppl).all()  # fine-tuning on real text lowers the test perplexity
@@ -166,10 +173,10 @@ def test_gpu_vae_config_trains_the_conv_vae_on_mnist(gpu_env):
     from collapse_lib.experiments import vae
     from collapse_lib.families.vae_models import ConvVAE
 
-    cfg = vae.config()
+    cfg = load("vae")
     data = vae.load_images(cfg.dataset)
     assert data.side == 28 and isinstance(vae.family(cfg, data).new_model(), ConvVAE)
-    res = vae.run_all(cfg, data, root=gpu_env)
+    res = vae.run(cfg, Run(root=gpu_env))
     assert res.classifier_accuracy > 0.3  # a classifier of real digits, far above the 0.1 of chance
     for p in res.policies.values():
         assert p.spread.shape == (3, 2) and np.isfinite(p.spread).all() and np.isfinite(p.loss).all()
@@ -181,13 +188,13 @@ def test_gpu_larger_models_config_runs_the_language_model_sweep(gpu_env):
     real only and mixed with synthetic blocks, and the MNIST width sweep."""
     from collapse_lib.experiments import larger
 
-    cfg = larger.config()
-    res = larger.run_language_models(cfg, root=gpu_env)
+    cfg, run = load("larger"), Run(root=gpu_env)
+    res = larger.run_language_models(cfg, run)
     assert "wikitext-2" in res.data and res.test_loss.shape == (2, 2) and np.isfinite(res.test_loss).all()
     assert res.parameters[1] > res.parameters[0]
     # trained models predict real text better than the uniform guess over the 300 tokens
     assert (res.test_loss < np.log(300)).all()
-    nets = larger.run_networks(cfg, root=gpu_env)
+    nets = larger.run_networks(cfg, run)
     assert "mnist" in nets.data and np.isfinite(nets.errors).all() and nets.errors.shape == (1, 3, 2)
 
 

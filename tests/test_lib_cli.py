@@ -50,7 +50,7 @@ import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Optional  # noqa: E402
 
-from collapse_lib import cli, registry, settings  # noqa: E402
+from collapse_lib import cli, protocol, settings  # noqa: E402
 
 #: distributions at a size that runs in seconds (the figures take most of the time)
 TINY = ["sandwich_chains=20", "sandwich_generations=10", "gaussian_chains=50", "gaussian_generations=10",
@@ -116,8 +116,12 @@ class Example:
     ("limit=12", 12), ("device=cuda", "cuda"), ("device=None", None),
 ])
 def test_values_are_read_as_the_fields_type(assignment, value):
-    name, got = settings.parse_assignment(Example, assignment)
+    name, text = settings.split_assignment(assignment)
+    got = settings.read(Example, {name: text})[name]
     assert got == value and type(got) is type(value) and name == assignment.split("=")[0]
+    # a JSON value (COLLAPSE_OVERRIDES) goes through the same parser
+    as_json = json.loads(json.dumps(value))
+    assert settings.read(Example, {name: as_json})[name] == value
 
 
 @pytest.mark.parametrize("assignment, message", [
@@ -130,7 +134,7 @@ def test_values_are_read_as_the_fields_type(assignment, value):
 ])
 def test_bad_values_and_unknown_names_are_refused(assignment, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
-        settings.parse_assignment(Example, assignment)
+        settings.read(Example, dict([settings.split_assignment(assignment)]))
 
 
 def test_field_comments_come_from_the_source():
@@ -138,16 +142,15 @@ def test_field_comments_come_from_the_source():
     assert notes["count"] == ("how many", "")
     assert notes["rate"] == ("a", "a section") and notes["flag"] == ("", "a section")
     assert notes["pairs"] == ("", "their comment")
-    ratios = settings.field_comments(registry.get("larger").config_class())["ratios"][0]
+    ratios = settings.field_comments(protocol.module("larger").Config)["ratios"][0]
     assert ratios.startswith("model widths m / n")  # a definition over two lines, its comment on the second
 
 
-@pytest.mark.parametrize("name", list(registry.EXPERIMENTS))
+@pytest.mark.parametrize("name", protocol.CHAPTERS)
 def test_show_lists_every_setting_with_its_value_and_comment(name, capsys):
-    exp = registry.get(name)
     assert cli.main(["show", name, "--profile", "quick"]) == 0
     out = capsys.readouterr().out
-    cfg = exp.config("quick")
+    cfg = protocol.load(name, "quick")
     notes = settings.field_comments(type(cfg))
     lines = out.splitlines()
     for field, kind in settings.settings(type(cfg)).items():
@@ -166,17 +169,17 @@ def test_show_lists_every_setting_with_its_value_and_comment(name, capsys):
 def test_show_prints_the_values_of_the_profile_asked_for(capsys):
     for profile in ("quick", "paper"):
         assert cli.main(["show", "gmm", "--profile", profile]) == 0
-        generations = registry.get("gmm").config(profile).generations
+        generations = protocol.load("gmm", profile).generations
         assert f"  generations={generations} " in capsys.readouterr().out
 
 
 def test_nested_settings_and_validation_by_the_config():
-    lm = cli.build_config("lm", "quick", {"tiny.n_layer": 3, "chains": 1})
-    assert lm.tiny.n_layer == 3 and lm.chains == 1 and lm.tiny.n_embd == registry.get("lm").config("quick").tiny.n_embd
+    lm = protocol.load("lm", "quick", {"tiny.n_layer": "3", "chains": 1})
+    assert lm.tiny.n_layer == 3 and lm.chains == 1 and lm.tiny.n_embd == protocol.load("lm", "quick").tiny.n_embd
     with pytest.raises(ValueError, match="'tiny' is a group of settings"):
-        settings.parse_assignment(registry.get("lm").config_class(), "tiny=3")
+        protocol.load("lm", "quick", {"tiny": "3"})
     with pytest.raises(ValueError, match=r"accumulate_chains=100 is not allowed: it must be <= chains"):
-        cli.build_config("gmm", "quick", {"accumulate_chains": 100})
+        protocol.load("gmm", "quick", {"accumulate_chains": 100})
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -187,7 +190,7 @@ def test_nested_settings_and_validation_by_the_config():
     (["run", "gmms"], "experiment='gmms' is not allowed: it must be one of distributions, gmm"),
     (["show", "gmms"], "experiment='gmms' is not allowed"),
     (["run", "gmm", "--profile", "fast"], "profile='fast' is not allowed"),
-    (["run", "distributions", "--device", "cpu"], "--device cpu is not allowed for distributions"),
+    (["run", "gmm", "--threads", "0"], "threads=0 is not allowed: it must be an integer >= 1"),
     (["run", "gmm", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
 ])
 def test_user_errors_print_one_line_and_exit_2(argv, message, tmp_path, capsys):
@@ -224,7 +227,7 @@ def test_offline_data_is_one_line_and_debug_shows_the_traceback(tmp_path):
 def test_an_output_folder_that_cannot_be_written_fails_before_the_run(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setattr(registry.Experiment, "run", lambda *a: pytest.fail("the run must not start"))
+    monkeypatch.setattr(protocol, "run_chapter", lambda *a: pytest.fail("the run must not start"))
     assert cli.main(["run", "distributions", "--profile", "quick", "--out", str(blocker / "out")]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(blocker / "out") in line and "choose another with --out" in line
@@ -255,43 +258,44 @@ def test_ctrl_c_says_what_is_kept_and_exits_130(name, kept, tmp_path, capsys, mo
         raise KeyboardInterrupt
 
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(registry.Experiment, "run", interrupt)
+    monkeypatch.setattr(protocol, "run_chapter", interrupt)
     assert cli.main(["run", name, "--profile", "quick", "--out", str(tmp_path / "out")]) == 130
     err = capsys.readouterr().err
     assert kept in err and "rerunning the same command" in err and "Traceback" not in err
 
 
-def test_device_option_sets_the_configs_device(monkeypatch):
+def test_device_and_threads_options_say_how_the_run_runs(monkeypatch):
     from collapse_lib import runtime
 
     monkeypatch.setattr(runtime, "cuda_available", lambda: False)
-    for name in ("gmm", "vae", "lm", "mixing", "larger"):
-        assert cli.build_config(name, "quick", device="cpu").device == "cpu"
+    assert cli.run_settings("cpu", 2) == protocol.Run(device="cpu", threads=2)
     with pytest.raises(ValueError, match="device='cuda' is not available"):
-        cli.build_config("vae", "quick", device="cuda")
+        cli.run_settings("cuda")
     monkeypatch.setattr(runtime, "cuda_available", lambda: True)
-    assert cli.build_config("lm", "quick", device="cuda").device == "cuda"
+    assert cli.run_settings("cuda").device == "cuda"
+    with pytest.raises(ValueError, match="device='tpu' is not allowed"):
+        protocol.Run(device="tpu")
 
 
 def test_the_device_reaches_the_training_code(tmp_path):
     import numpy as np
 
     from collapse_lib.data.images import load_digits
-    from collapse_lib.experiments import lm, mixing, vae
+    from collapse_lib.experiments import lm, vae
 
     data = load_digits()
-    assert vae.family(vae.config("quick", device="cpu"), data).device == "cpu"
-    assert mixing.neural_config(mixing.config("quick", device="cpu")).device == "cpu"
+    assert vae.family(protocol.load("vae", "quick"), data, device="cpu").device == "cpu"
 
     class Base:  # what LMFamily reads of a model
         config = type("C", (), {"n_positions": 128})()
 
     setup = lm.LMSetup("", "", None, Base(), np.zeros((4, 32), int), np.zeros((4, 32), int), 1.0)
-    assert lm.family(lm.config("quick", device="cpu"), setup, "replace", tmp_path).device == "cpu"
-    # the device does not change where a stored run is found, so a run resumes on another device
-    cfg = vae.config("quick")
-    assert vae.run_store(cfg, "mix", tmp_path).root == vae.run_store(
-        dataclasses.replace(cfg, device="cpu"), "mix", tmp_path).root
+    run = protocol.Run(device="cpu")
+    assert lm.family(protocol.load("lm", "quick"), setup, "replace", tmp_path, run).device == "cpu"
+    # how a run runs is not part of its identity, so a run resumes on another device
+    cfg = protocol.load("vae", "quick")
+    here, there = protocol.Run(root=tmp_path, device="cpu", threads=1), protocol.Run(root=tmp_path, device="cuda")
+    assert protocol.store(cfg, "mix", here).root == protocol.store(cfg, "mix", there).root
 
 
 def _imports(path: Path) -> set[str]:
@@ -312,19 +316,12 @@ def _imports(path: Path) -> set[str]:
 def test_results_do_not_depend_on_figures():
     root = Path(cli.__file__).parent
     for path in sorted((root / "experiments").glob("*.py")):
-        above = ("collapse_lib.plots", "collapse_lib.registry", "collapse_lib.cli", "matplotlib")
+        above = ("collapse_lib.plots", "collapse_lib.cli", "matplotlib")
         bad = {m for m in _imports(path) if m in above or m.startswith(tuple(a + "." for a in above))}
         assert not bad, (path.name, bad)
     for path in sorted((root / "plots").glob("*.py")):  # figures may import results (types and constants)
-        assert not any(m.startswith(("collapse_lib.cli", "collapse_lib.registry")) for m in _imports(path)), path.name
+        assert not any(m.startswith("collapse_lib.cli") for m in _imports(path)), path.name
     assert _imports(root / "experiments" / "gmm.py") >= {"collapse_lib.engine", "collapse_lib.validation"}
-
-
-def test_registry_pairs_every_experiment_with_its_config():
-    for name, exp in registry.EXPERIMENTS.items():
-        cls = exp.config_class()
-        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
-        assert isinstance(exp.config("quick"), cls) and cli.EXPERIMENTS[name] == exp.module
 
 
 def test_ranks_check_the_same_output_folder_at_once(tmp_path):

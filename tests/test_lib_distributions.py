@@ -7,29 +7,30 @@ import numpy as np
 import pytest
 
 from collapse_lib.experiments import distributions as chapter
+from collapse_lib.protocol import load
 from collapse_lib.families.gaussian_gd import GradientDescentGaussian, fit_moments
 
 
 def test_cpu_profile_has_the_papers_sizes():
-    cfg = chapter.config("cpu")
+    cfg = load("distributions", "cpu")
     # Shumailov et al.'s Gaussian notebook: N in {100, ..., 10000}; thousands of chains, 2,000 generations
     assert cfg.gaussian_samples == 100 and set(cfg.gaussian_sample_sweep) >= {1000}
     assert cfg.gaussian_generations >= 1000 and cfg.gaussian_chains >= 1000
     assert cfg.zipf_train_sizes[-1] >= 10**7 and 1000 in cfg.zipf_cuts
-    quick = chapter.config("quick")
+    quick = load("distributions", "quick")
     assert cfg.gaussian_chains * cfg.gaussian_generations > quick.gaussian_chains * quick.gaussian_generations
     with pytest.raises(ValueError, match="gaussian_sample_sweep"):
-        chapter.config("cpu", gaussian_sample_sweep=(1,))
+        load("distributions", "cpu", {"gaussian_sample_sweep": (1,)})
     with pytest.raises(ValueError, match="approx_gd_lr"):
-        chapter.config("cpu", approx_gd_lr=0.0)
+        load("distributions", "cpu", {"approx_gd_lr": 0.0})
 
 
 def toy(profile="cpu"):
     """The profile's config with every size cut down, the structure kept."""
-    return chapter.config(profile, sandwich_chains=200, sandwich_generations=20, gaussian_chains=300,
-                          gaussian_generations=60, gaussian_sample_sweep=(1000,), approx_chains=20,
-                          approx_generations=10, zipf_outcomes=3000, zipf_chains=3,
-                          zipf_train_sizes=(10, 1000, 100_000))
+    return load("distributions", profile, dict(
+        sandwich_chains=200, sandwich_generations=20, gaussian_chains=300, gaussian_generations=60,
+        gaussian_sample_sweep=(1000,), approx_chains=20, approx_generations=10, zipf_outcomes=3000, zipf_chains=3,
+        zipf_train_sizes=(10, 1000, 100_000)))
 
 
 def test_cpu_code_path_runs_at_toy_size_with_its_claims():
@@ -39,14 +40,19 @@ def test_cpu_code_path_runs_at_toy_size_with_its_claims():
     from collapse_lib.plots import distributions as plots
 
     cfg = toy()
-    sand, gauss, approx, zipf = chapter.run_all(cfg)
-    sweep = chapter.gaussian_sweep(cfg)
+    res = chapter.run(cfg)
+    sweep, approx = res.gaussian_sweep, res.approximation
     assert set(sweep) == {1000} and sweep[1000].samples == 1000
+    assert list(res.gaussians) == [cfg.gaussian_samples, 1000]
     assert set(approx.tv) == {"Gaussian", "bimodal", "gradient descent"}
     assert set(approx.tv["gradient descent"]) == {approx.UNLIMITED, *cfg.approx_samples}
-    out = chapter.summary(sand, gauss, approx, zipf)
+    out = chapter.summary(res)
     assert out["claims"] and all(set(c) == {"statement", "holds", "evidence"} for c in out["claims"])
-    assert len(plots.approximation_errors(approx).axes) == 4
+    assert [c["statement"] for c in out["claims"]] == [c.statement for c in chapter.claims(res).values()]
+    assert len(plots.approximation_errors(res).axes) == 4
+    assert set(plots.FIGURES) == {"sandwich_bars", "sandwich_collapse", "gaussian_collapse", "bell_curves",
+                                  "approximation_errors", "zipf_tail_cut"}
+    assert chapter.gaussian_sweep(load("distributions", "quick")) is None  # a part the profile does not run
 
 
 def test_gradient_descent_gaussian_is_the_exact_fit_only_in_the_limit_of_many_steps():
@@ -62,14 +68,17 @@ def test_gradient_descent_gaussian_is_the_exact_fit_only_in_the_limit_of_many_st
 
 
 def test_claims_fail_when_the_numbers_contradict_them():
-    cfg = dataclasses.replace(toy("quick"), gaussian_samples=10)  # 61 fits of 10 points: E log var = -6.6
-    gauss = chapter.gaussian(cfg)
-    assert all(c.holds for c in chapter.gaussian_claims(gauss)[:2])
+    cfg = dataclasses.replace(toy("quick"), gaussian_samples=10, gaussian_sample_sweep=())  # 61 fits of 10 points
+    # (E log var = -6.6)
+    res = chapter.run(cfg)
+    c = chapter.claims(res)
+    assert c["variance_collapses"].holds and c["log_variance_follows_theory"].holds
     # a run whose variance never collapses: the collapse claim must not hold
+    gauss = res.gaussian
     flat = {k: {"mean": np.zeros_like(e["mean"]), "var": np.ones_like(e["var"])} for k, e in gauss.estimators.items()}
-    fake = dataclasses.replace(gauss, estimators=flat)
-    collapse = chapter.gaussian_claims(fake)[0]
+    fake = dataclasses.replace(res, gaussian=dataclasses.replace(gauss, estimators=flat))
+    collapse = chapter.claims(fake)["variance_collapses"]
     assert "collapses" in collapse.statement and not collapse.holds
-    sand = chapter.sandwich(cfg)
+    sand = res.sandwich
     frozen = dataclasses.replace(sand, probs={k: np.broadcast_to(v[:1], v.shape) for k, v in sand.probs.items()})
-    assert not chapter.sandwich_claims(frozen)[0].holds  # nothing is lost: "falls" must fail
+    assert not chapter.claims(dataclasses.replace(res, sandwich=frozen))["answers_fall"].holds  # nothing is lost

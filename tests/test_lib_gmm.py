@@ -3,6 +3,8 @@ distance, the per-component collapse theory, the chapter's experiments and bad s
 
 Statistical tolerances are Z standard errors computed from the number of points or
 chains; numerical ones are a few hundred float64 roundings."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -10,11 +12,12 @@ from scipy.special import polygamma
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
-from collapse_lib import Accumulate, Replace, run_generations
+from collapse_lib import Accumulate, Replace, protocol, run_generations
 from collapse_lib.experiments import gmm as chapter
 from collapse_lib.families.gmm import GMMFamily, GMMParams, GMMPoints, sample_mixture, source_params, two_clusters
 from collapse_lib.families.gmm_em import fit_em, initial_parameters, m_step, mean_log_likelihood
 from collapse_lib.metrics_gmm import gaussian_overlap, l2_squared, mixture_pdf
+from collapse_lib.plots import gmm as figures
 from collapse_lib.runtime import generation_rng
 from collapse_lib.theory import gmm as tg
 
@@ -198,36 +201,40 @@ def test_log_det_step_moments_against_chi_square_draws():
 
 
 # ------------------------------------------------------------------------ experiments
-TINY = chapter.GMMConfig(samples=40, generations=8, chains=3, snapshots=(0, 4, 8), scaling_samples=(20, 40),
-                         scaling_horizon=0.2, scaling_chains=2, accumulate_generations=3, accumulate_chains=2,
-                         tol=1e-4, device="cpu")
+TINY = chapter.Config(samples=40, generations=8, chains=3, snapshots=(0, 4, 8), scaling_samples=(20, 40),
+                      scaling_horizon=0.2, scaling_chains=2, accumulate_generations=3, accumulate_chains=2, tol=1e-4)
+CPU = protocol.Run(device="cpu", progress=False)
 
 
 def test_chapter_experiments_and_summary_on_a_tiny_config(monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", TINY)
+    monkeypatch.setitem(chapter.PROFILES, "quick", TINY)
     monkeypatch.setenv("CI", "true")
-    from collapse_lib.registry import run_chapter
-
-    cfg_dict, results, figs = run_chapter("gmm", "quick", seed=0)
-    assert cfg_dict["samples"] == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_kept_and_lost",
-                                                      "gmm_pace", "gmm_replace_vs_accumulate", "gmm_one_blob"}
+    cfg, results, figs = protocol.run_chapter("gmm", "quick", {"seed": 0}, CPU)
+    assert cfg.samples == 40 and set(figs) == {"gmm_snapshots", "gmm_collapse", "gmm_kept_and_lost",
+                                               "gmm_pace", "gmm_replace_vs_accumulate", "gmm_one_blob"}
+    assert set(figs) == set(figures.FIGURES)
     assert results["one_blob"]["chains"] == TINY.one_blob_chains and results["claims"]
     r = results["recursion"]
     assert r["generations"] == 8 and r["chains"] == 3 and r["median_l2_final"] > r["median_l2_start"]
     assert set(results["policies"]) == {"replace", "accumulate"} and set(results["scaling"]) == {"20", "40"}
+    assert "profile" not in results  # the command line writes it beside the chapter's numbers
 
 
 def test_cpu_profile_is_the_authors_recursion_with_their_one_blob_beside_it():
-    cpu = chapter.config("cpu")
+    cpu = protocol.load("gmm", "cpu")
     assert (cpu.samples, cpu.generations, cpu.snapshots) == (1000, 2000, (0, 50, 100, 150, 200, 350, 2000))
     assert cpu.chains >= 32 and cpu.one_blob_chains >= 16 and cpu.real_data == "two_clusters"
-    assert (cpu.tol, cpu.max_iter, cpu.device) == (1e-5, 2000, "cpu")
+    assert (cpu.tol, cpu.max_iter) == (1e-5, 2000)
+    assert not hasattr(cpu, "device")  # where it runs is the Run's, outside the run's identity
+    assert cpu.family("cpu").device == "cpu" and cpu.family().device is None
+    with pytest.raises(ValueError, match="^device='tpu' is not allowed"):
+        protocol.Run(device="tpu")
     assert cpu.accumulate_generations >= 1.5 * cpu.accumulate_samples  # both policies run for 1.5 M generations
     with pytest.raises(ValueError, match="one_blob_chains"):
-        chapter.config("cpu", one_blob_chains=-1)
+        protocol.load("gmm", "cpu", {"one_blob_chains": -1})
 
 
 def test_cpu_code_path_at_toy_size_gives_every_claim_and_figure():
@@ -235,24 +242,42 @@ def test_cpu_code_path_at_toy_size_gives_every_claim_and_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    from collapse_lib.plots import gmm as figures
-
-    cfg = chapter.config("cpu", samples=40, generations=60, chains=6, snapshots=(0, 30, 60), scaling_samples=(20, 40),
-                         scaling_horizon=0.5, scaling_chains=3, accumulate_generations=3, accumulate_chains=2,
-                         one_blob_chains=2, tol=1e-4)
-    rec = chapter.recursion(cfg)
-    blob = chapter.one_blob_recursion(cfg)
-    scaling, policies = chapter.sample_size_scaling(cfg), chapter.replace_vs_accumulate(cfg, rec)
+    cfg = protocol.load("gmm", "cpu", dict(samples=40, generations=60, chains=6, snapshots=(0, 30, 60),
+                                           scaling_samples=(20, 40), scaling_horizon=0.5, scaling_chains=3,
+                                           accumulate_generations=3, accumulate_chains=2, one_blob_chains=2,
+                                           tol=1e-4))
+    res = chapter.run(cfg, CPU)
+    rec, blob = res.recursion, res.one_blob
     assert blob.std.shape == (61, 2, 2) and blob.truth.weights.shape == (1, 1)
-    out = chapter.claims(rec, scaling, policies, blob)
-    assert len(out) >= 8 and all(isinstance(c.holds, bool) and c.evidence for c in out)
-    s = chapter.summary(rec, scaling, policies, blob, profile="cpu")
-    assert s["profile"] == "cpu" and s["one_blob"]["real_data"] == "one_blob" and len(s["claims"]) == len(out)
-    kl = chapter.kept_vs_lost(rec)
+    out = chapter.claims(res)
+    assert len(out) >= 8 and all(isinstance(c.holds, bool) and c.evidence for c in out.values())
+    assert list(out)[:2] == ["l2_grows", "std_shrinks"] and "one_blob_collapses" in out
+    s = chapter.summary(res)
+    assert s["one_blob"]["real_data"] == "one_blob" and len(s["claims"]) == len(out)
+    assert [c["statement"] for c in s["claims"]] == [c.statement for c in out.values()]
+    kl = rec.kept_vs_lost
+    assert kl is rec.kept_vs_lost  # computed once, read by the figure, the page, the summary and the claims
     assert 0 <= kl.check_generation <= 60 and kl.check_chains >= 2 and np.isfinite(kl.check_stderr)
-    for fig in (figures.kept_and_lost(rec), figures.snapshot_grid(blob)):
+    assert kl.reg_covar_level == tg.reg_covar_floor(40, 0.5, 2, GMMFamily().reg_covar) == s["kept_vs_lost"][
+        "reg_covar_level"]
+    for fig in (figures.kept_and_lost(res), figures.snapshot_grid(res, part="one_blob")):
         assert fig.axes
-    assert chapter.one_blob_recursion(chapter.config("cpu", one_blob_chains=0)) is None
+    assert chapter.one_blob_recursion(protocol.load("gmm", "cpu", {"one_blob_chains": 0})) is None
+
+
+def test_figures_of_a_part_that_did_not_run_are_left_out():
+    """Without the one-blob run its figure is None (the command line writes no file for
+    it), and a part that is not a recursion is refused by name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = chapter.run(replace(TINY, one_blob_chains=0, accumulate_chains=1, chains=2), CPU)
+    assert res.one_blob is None and figures.one_blob(res) is None
+    assert figures.snapshot_grid(res, part="one_blob") is None
+    assert "one_blob_collapses" not in chapter.claims(res) and chapter.summary(res)["one_blob"] is None
+    assert set(protocol.draw("gmm", res)) == set(figures.FIGURES) - {"gmm_one_blob"}
+    with pytest.raises(ValueError, match="^part='scaling' is not allowed"):
+        figures.collapse_curves(res, part="scaling")
 
 
 def test_kept_and_lost_split_the_chains_by_their_weights():
@@ -263,10 +288,12 @@ def test_kept_and_lost_split_the_chains_by_their_weights():
     means[2:, 1] = [[3.0, 0.0], [3.1, 0.0]]  # both components on the right cluster
     covs = np.broadcast_to(np.eye(2), (4, 3, 2, 2, 2)).copy()
     p = GMMParams(w, means, covs)
-    rec = chapter.RecursionResult(100, np.arange(4), p, np.zeros((4, 3)), p, np.zeros((1, 2)), {})
-    np.testing.assert_array_equal(chapter.lost_by(p)[:, 1], [False, False, True, True])
-    np.testing.assert_array_equal(chapter.kept_both(rec), [[True, True, True], [True, True, False],
-                                                           [True, False, False], [True, False, False]])
+    rec = chapter.RecursionResult(100, np.arange(4), p, np.zeros((4, 3)), p, np.zeros((1, 2)), {},
+                                  GMMFamily().reg_covar)
+    np.testing.assert_array_equal(rec.lost_by[:, 1], [False, False, True, True])
+    np.testing.assert_array_equal(rec.lost_at[:, 1], [False, False, True, True])
+    np.testing.assert_array_equal(rec.kept_both, [[True, True, True], [True, True, False],
+                                                  [True, False, False], [True, False, False]])
 
 
 def test_wright_fisher_loss_distribution_and_reg_covar_level():
@@ -324,7 +351,7 @@ def test_typical_std_iterates_the_shrinking_and_the_regulariser():
 
 
 def test_profiles_scale_samples_and_snapshots():
-    quick, gpu = chapter.config("quick"), chapter.config("gpu")
+    quick, gpu = protocol.load("gmm", "quick"), protocol.load("gmm", "gpu")
     assert gpu.samples == 1000 and gpu.generations == 2000
     assert gpu.snapshots == (0, 50, 100, 150, 200, 350, 2000)
     assert quick.samples < gpu.samples and quick.generations < gpu.generations
@@ -332,12 +359,12 @@ def test_profiles_scale_samples_and_snapshots():
 
 @pytest.mark.parametrize("setting, value", [
     ("samples", 5), ("generations", 0), ("chains", 0), ("real_data", "three_blobs"), ("tol", 0.0),
-    ("snapshots", (0, 9999)), ("accumulate_generations", 5000), ("accumulate_chains", 100), ("device", "tpu"),
+    ("snapshots", (0, 9999)), ("accumulate_generations", 5000), ("accumulate_chains", 100),
     ("scaling_samples", (2,)), ("separation", -1.0), ("accumulate_samples", 4),
 ])
 def test_bad_settings_are_rejected_with_their_name(setting, value):
     with pytest.raises(ValueError, match=setting) as err:
-        chapter.config("gpu", **{setting: value})
+        replace(chapter.PROFILES["gpu"], **{setting: value})
     assert "not allowed" in str(err.value)
 
 

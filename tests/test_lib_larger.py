@@ -10,14 +10,17 @@ import os
 import numpy as np
 import pytest
 
+from collapse_lib import protocol
 from collapse_lib.experiments import larger
 from collapse_lib.families.mlp_width import WidthSweepMLP
 from collapse_lib.families.random_features import (Problems, RandomFeatureRidge, draw_problems, min_norm_limit,
                                                     power_law_spectrum)
+from collapse_lib.protocol import Run
 from collapse_lib.theory import random_features as theory
 from fp_bounds import reordered_sum_bound
 
 K_SE = 4.0
+NO_STORE = Run(store=False)  # nothing written to the cache
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -309,17 +312,17 @@ def test_smallest_and_consecutive_widths_are_allowed():
     (lambda: theory.wide_limit_isotropic(0, 5, 0.1), "n"),
     (lambda: theory.wide_limit_isotropic(5, 0, 0.1), "d"),
     (lambda: theory.under_error_mixed(10, 50, 0.1, 1.5, 1.0, 0.3, 0.1, 0.4), "p"),
-    (lambda: larger.LargerConfig(fractions=(0.1, 1.2)), "fractions"),
-    (lambda: larger.LargerConfig(fractions=()), "fractions"),
-    (lambda: larger.LargerConfig(net_fractions=(-0.1,)), "net_fractions"),
-    (lambda: larger.LargerConfig(widths=()), "widths"),
-    (lambda: larger.LargerConfig(widths=(0, 8)), "widths"),
-    (lambda: larger.LargerConfig(ratios=()), "ratios"),
-    (lambda: larger.LargerConfig(ratios=(-1.0, 2.0)), "ratios"),
-    (lambda: larger.LargerConfig(n=0), "n"),
-    (lambda: larger.LargerConfig(qualities=(-0.5,)), "qualities"),
-    (lambda: larger.LargerConfig(n=100, d=50, ratios=(0.5, 2.0)), "d"),
-    (lambda: larger.LargerConfig(dataset="cifar"), "dataset"),
+    (lambda: larger.Config(fractions=(0.1, 1.2)), "fractions"),
+    (lambda: larger.Config(fractions=()), "fractions"),
+    (lambda: larger.Config(net_fractions=(-0.1,)), "net_fractions"),
+    (lambda: larger.Config(widths=()), "widths"),
+    (lambda: larger.Config(widths=(0, 8)), "widths"),
+    (lambda: larger.Config(ratios=()), "ratios"),
+    (lambda: larger.Config(ratios=(-1.0, 2.0)), "ratios"),
+    (lambda: larger.Config(n=0), "n"),
+    (lambda: larger.Config(qualities=(-0.5,)), "qualities"),
+    (lambda: larger.Config(n=100, d=50, ratios=(0.5, 2.0)), "d"),
+    (lambda: larger.Config(dataset="cifar"), "dataset"),
     (lambda: WidthSweepMLP([]).fit(np.zeros((4, 2)), np.zeros((1, 4), int)), "widths"),
     (lambda: WidthSweepMLP([4], steps=0).fit(np.zeros((4, 2)), np.zeros((1, 4), int)), "steps"),
 ])
@@ -369,88 +372,99 @@ def test_wide_networks_fit_their_training_labels():
 def _small_config(**kw):
     base = dict(n=20, d=40, ratios=(0.5, 2.0), fractions=(0.5,), qualities=(1.0,), seeds=6, chunk=4,
                 theory_seeds=3, dataset="digits", widths=(4, 16), net_fractions=(0.0, 1.0), net_seeds=2,
-                net_train=120, teacher_train=40, teacher_width=8, steps=15, checkpoint=False)
+                net_train=120, teacher_train=40, teacher_width=8, steps=15,
+                language_models=larger.NO_LANGUAGE_MODELS)
     base.update(kw)
-    return larger.LargerConfig(**base)
+    return larger.Config(**base)
 
 
 def test_run_projections_shapes_and_chunking():
     cfg = _small_config()
-    res = larger.run_projections(cfg)
+    out = larger.run(cfg, NO_STORE)
+    res = out.projections
     assert res.errors.shape == (6, 2, 2) and res.limit.shape == (6, 2)
+    assert out.networks.errors.shape == (2, 2, 2) and out.language_models is None
     np.testing.assert_array_equal(res.widths, [10, 40])
-    one = larger.run_projections(_small_config(chunk=6))
+    one = larger.run_projections(_small_config(chunk=6), NO_STORE)
     np.testing.assert_allclose(one.errors, res.errors, rtol=1e-10)
-    s = larger.summary_projections(res)
+    s = larger.summary(out)["random_projections"]
     assert s["label_sets"][1]["floor_p2c2"] == pytest.approx(0.25)
-    four = larger.run_projections(_small_config(ratios=(0.25, 0.5, 2.0, 4.0)))
-    amplify, soften = larger.cost_ratios(four)
-    exc = four.excess().mean(0)
+    four = larger.run_projections(_small_config(ratios=(0.25, 0.5, 2.0, 4.0)), NO_STORE)
+    amplify, soften = four.cost_ratios
+    exc = four.excess.mean(0)
     assert amplify[1] == pytest.approx(exc[1, 1] / exc[1, 0]) and soften[1] == pytest.approx(exc[1, 3] / exc[1, 2])
     with pytest.raises(ValueError, match="ratios="):
-        larger.cost_ratios(larger.run_projections(_small_config(ratios=(0.5, 0.7))))
+        larger.run_projections(_small_config(ratios=(0.5, 0.7)), NO_STORE).cost_ratios
     assert np.all(res.theory_widths <= cfg.n - 2)
 
 
 def test_an_interrupted_sweep_resumes_from_its_stored_chunks(tmp_path):
-    cfg = _small_config(checkpoint=True)
-    full = larger.run_projections(cfg, root=tmp_path)
+    cfg, run = _small_config(), Run(root=tmp_path)
+    full = larger.run_projections(cfg, run)
     assert full.loaded_chunks == 0
-    store = larger.run_store(cfg, "projections", tmp_path)
+    store = protocol.store(cfg, "projections", run, version=larger.STORE_FORMAT)
     store.path(1).unlink()  # as if the run had stopped while computing the second chunk
-    again = larger.run_projections(cfg, root=tmp_path)
+    again = larger.run_projections(cfg, run)
     assert again.loaded_chunks == 1
     np.testing.assert_array_equal(again.errors, full.errors)
-    assert larger.run_projections(cfg, root=tmp_path).loaded_chunks == 2
-    np.testing.assert_array_equal(larger.run_projections(_small_config(), root=tmp_path).errors, full.errors)
+    assert larger.run_projections(cfg, run).loaded_chunks == 2
+    # how a run is carried out is not part of its identity: another thread count resumes the same store
+    assert larger.run_projections(cfg, Run(root=tmp_path, threads=2)).loaded_chunks == 2
+    np.testing.assert_array_equal(larger.run_projections(_small_config(), NO_STORE).errors, full.errors)
 
 
 def test_run_networks_uses_teacher_labels():
     from collapse_lib.data.images import load_digits
 
     cfg = _small_config()
-    res = larger.run_networks(cfg, load_digits())
+    res = larger.run_networks(cfg, NO_STORE, load_digits())
     assert res.errors.shape == (2, 2, 2)
     # error rates on the real test images: whole counts of misclassified images out of n_test
     n_test = len(load_digits().test_images)
     np.testing.assert_allclose(res.errors * n_test, np.round(res.errors * n_test), atol=1e-6)
     assert 0 < res.teacher_error < 0.9 and 0 < res.disagreement < 0.9
-    s = larger.summary_networks(res)
+    s = larger.summary(larger.Result(cfg, larger.run_projections(cfg, NO_STORE), res))["networks"]
     assert len(s["test_error_mean"]) == 2
 
 
 def test_stored_networks_are_loaded_not_retrained(tmp_path, monkeypatch):
     from collapse_lib.data.images import load_digits
 
-    cfg, data = _small_config(checkpoint=True, net_seeds=1), load_digits()
-    first = larger.run_networks(cfg, data, root=tmp_path)
+    cfg, data, run = _small_config(net_seeds=1), load_digits(), Run(root=tmp_path)
+    first = larger.run_networks(cfg, run, data)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a stored run must not train again")
 
     monkeypatch.setattr(larger.WidthSweepMLP, "fit", no_training)
-    second = larger.run_networks(cfg, data, root=tmp_path)
+    second = larger.run_networks(cfg, run, data)
     np.testing.assert_array_equal(second.errors, first.errors)
     assert second.teacher_error == first.teacher_error
 
 
 def test_profiles_and_cli_registration():
     from collapse_lib.cli import EXPERIMENTS
+    from collapse_lib.plots.larger import FIGURES
 
-    assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger"
-    q = larger.config("quick")
+    assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger" and larger.RESUMABLE
+    assert list(FIGURES) == ["double_descent", "synthetic_excess", "pareto", "network_widths", "language_model_sizes"]
+    q = protocol.load("larger", "quick")
     assert q.dataset == "mnist5k" and q.d >= q.n
-    assert larger.config("gpu").n == larger.PAPER["pareto_n"]
+    assert protocol.load("larger", "gpu").n == larger.PAPER["pareto_n"]
     assert all(not np.isclose(r, 1.0) for r in q.ratios)
+    assert protocol.load("larger", "gpu").language_models.run and not q.language_models.run
+    # the language-model sweep is one nested config, set field by field
+    lm = protocol.load("larger", "gpu", {"language_models.epochs": "1", "language_models.sizes": "[[1, 16]]"})
+    assert lm.language_models.epochs == 1 and lm.language_models.sizes == ((1, 16),)
 
 
 def test_cpu_profile_has_the_papers_n_and_trains_on_the_offline_mnist_digits():
-    cpu = larger.config("cpu")
+    cpu = protocol.load("larger", "cpu")
     assert cpu.n == larger.PAPER["pareto_n"] and cpu.d >= cpu.n and cpu.dataset == "mnist5k"
     assert min(cpu.ratios) < 1 < max(cpu.ratios) and all(not np.isclose(r, 1.0) for r in cpu.ratios)
-    assert cpu.teacher_train + cpu.net_train <= 4000 and not cpu.lm_run  # mnist5k: 4,000 training digits
+    assert cpu.teacher_train + cpu.net_train <= 4000 and not cpu.language_models.run  # mnist5k: 4,000 digits
     with pytest.raises(ValueError, match="dataset"):
-        larger.config("cpu", dataset="cifar")
+        protocol.load("larger", "cpu", {"dataset": "cifar"})
 
 
 def test_cpu_code_path_at_toy_size_gives_every_claim(monkeypatch):
@@ -458,18 +472,26 @@ def test_cpu_code_path_at_toy_size_gives_every_claim(monkeypatch):
     summaries) with small overrides."""
     from collapse_lib.data.images import load_mnist5k
 
-    cfg = larger.config("cpu", n=20, d=40, ratios=(0.3, 0.8, 1.5, 3.0), seeds=6, chunk=3, theory_seeds=3,
-                        widths=(2, 24), net_seeds=1, net_train=200, teacher_train=50, steps=20, checkpoint=False)
-    proj = larger.run_projections(cfg)
+    cfg = protocol.load("larger", "cpu", dict(n=20, d=40, ratios=(0.3, 0.8, 1.5, 3.0), seeds=6, chunk=3,
+                                              theory_seeds=3, widths=(2, 24), net_seeds=1, net_train=200,
+                                              teacher_train=50, steps=20))
+    proj = larger.run_projections(cfg, NO_STORE)
     assert proj.theory_stderr.shape == proj.theory.shape and np.all(np.isfinite(proj.theory_stderr))
-    nets = larger.run_networks(cfg, load_mnist5k())
+    nets = larger.run_networks(cfg, NO_STORE, load_mnist5k())
     assert nets.pixels == 784 and nets.test_images == 1000 and nets.train_images == 200
     np.testing.assert_array_equal(nets.parameters, 795 * nets.widths + 10)
     assert nets.parameters[0] < 10 * nets.train_images < nets.parameters[-1]
-    out = larger.claims(proj, nets)
-    assert len(out) == 9 and all(c.evidence for c in out)
-    assert len(larger.summary_projections(proj)["claims"]) == 6
-    assert larger.summary_networks(nets)["threshold_width"] == pytest.approx((2000 - 10) / 795)
+    res = larger.Result(cfg, proj, nets)
+    out = larger.claims(res)
+    assert len(out) == 9 and all(c.evidence for c in out.values())
+    assert list(out) == ["formula_agrees", "amplified_below", "softened_above", "not_removed",
+                         "largest_near_threshold", "floor_above_classical", "widest_fit_every_label",
+                         "narrowest_do_not", "teacher_share_raises_error"]
+    s = larger.summary(res)
+    assert len(s["random_projections"]["claims"]) == 6 and "language_models" not in s
+    assert s["random_projections"]["claims"] == [c.as_dict() for c in list(out.values())[:6]]
+    assert s["networks"]["threshold_width"] == pytest.approx((2000 - 10) / 795)
+    assert s["paper"]["claims"] == list(larger.PAPER["claims"])
 
 
 def test_nested_residual_forms_equal_one_form_per_width():
@@ -505,23 +527,28 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
 
 def test_language_model_sizes_run_end_to_end_on_the_offline_text():
     """A miniature of the gpu-profile sweep, on the offline text (a few seconds)."""
-    cfg = _small_config(lm_text="pydoc", lm_sizes=((1, 16), (1, 32)), lm_blocks=40, lm_test_blocks=20,
-                        lm_block_size=16, lm_vocab=300, lm_epochs=4, lm_batch=16, lm_lr=5e-3)
-    res = larger.run_language_models(cfg)
+    from collapse_lib.plots.larger import FIGURES
+
+    cfg = _small_config(language_models=larger.LanguageModelsConfig(
+        text="pydoc", sizes=((1, 16), (1, 32)), blocks=40, test_blocks=20, block_size=16, vocab=300, epochs=4,
+        batch=16, lr=5e-3))
+    out = larger.run(cfg, NO_STORE)
+    res = out.language_models
     assert res.test_loss.shape == (2, 2) and np.all(np.isfinite(res.test_loss))
     assert res.parameters[1] > res.parameters[0]
     assert res.fractions.tolist() == [0.0, 0.5]
     # an untrained model scores about log(vocab); training must do better than that
     assert np.all(res.test_loss < np.log(300) - 0.2) and res.generator_loss < np.log(300) - 0.2
-    assert larger.summary_language_models(res)["sizes"] == [[1, 16], [1, 32]]
+    assert larger.summary(out)["language_models"]["sizes"] == [[1, 16], [1, 32]]
+    assert FIGURES["language_model_sizes"](out) is not None
 
 
-@pytest.mark.parametrize("kw, name", [(dict(lm_sizes=()), "lm_sizes"), (dict(lm_sizes=((2, 20),)), "lm_sizes"),
-                                      (dict(lm_fraction=1.5), "lm_fraction"), (dict(lm_text="books"), "lm_text"),
-                                      (dict(lm_block_size=2), "lm_block_size")])
+@pytest.mark.parametrize("kw, name", [(dict(sizes=()), "sizes"), (dict(sizes=((2, 20),)), "sizes"),
+                                      (dict(fraction=1.5), "fraction"), (dict(text="books"), "text"),
+                                      (dict(block_size=2), "block_size")])
 def test_bad_language_model_settings(kw, name):
-    with pytest.raises(ValueError, match=rf"^{name}="):
-        _small_config(**kw)
+    with pytest.raises(ValueError, match=rf"^language_models\.{name}="):
+        larger.LanguageModelsConfig(**kw)
 
 
 def test_cost_ratios_are_nan_when_the_starting_cost_is_noise():
@@ -532,6 +559,6 @@ def test_cost_ratios_are_nan_when_the_starting_cost_is_noise():
     res = larger.ProjectionResult(10, np.array([2, 5, 20, 50]), [(0, 0), (0.5, 0.01), (0.5, 1.0)],
                                   np.concatenate([real, noise_cost, clear_cost], 1), np.zeros((50, 3)),
                                   np.array([2]), np.zeros((3, 1)))
-    amplify, soften = larger.cost_ratios(res)
+    amplify, soften = res.cost_ratios
     assert np.isnan(amplify[1])
     assert amplify[2] == pytest.approx(5.0) and soften[2] == pytest.approx(0.15)

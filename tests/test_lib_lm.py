@@ -10,7 +10,9 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from collapse_lib import Mix, run_generations  # noqa: E402
+import dataclasses  # noqa: E402
+
+from collapse_lib import Mix, protocol, run_generations  # noqa: E402
 from collapse_lib.data import text as text_data  # noqa: E402
 from collapse_lib.data.images import OfflineError  # noqa: E402
 from collapse_lib.data.text import (BlockSource, load_docstrings, load_pydoc, load_text,  # noqa: E402
@@ -20,6 +22,7 @@ from collapse_lib.families.lm import LMFamily, TokenBlocks  # noqa: E402
 from collapse_lib.lm import (TinyGPTConfig, corpus_perplexity, fine_tune, generate_continuations,  # noqa: E402
                              load_pretrained, model_flops_utilisation, peak_flops, sequence_perplexity, tiny_gpt2,
                              token_nll, train_bpe)
+from collapse_lib.lm.pretrain import PretrainSettings  # noqa: E402
 from collapse_lib.lm.tokenizer import load_tokenizer, save_tokenizer  # noqa: E402
 from fp_bounds import (adamw_weight_bound, cross_entropy_rounding, gradient_summands,  # noqa: E402
                        loss_sum_rtol, unit_roundoff)
@@ -105,7 +108,7 @@ def test_unknown_dataset_is_refused():
     with pytest.raises(ValueError, match=r"dataset='wikitext103' .*'pydoc', 'wikitext2'"):
         load_text("wikitext103")
     with pytest.raises(ValueError, match=r"dataset='c4' is not allowed"):
-        chapter.LMConfig(dataset="c4")
+        chapter.Config(dataset="c4")
 
 
 # ---------------------------------------------------------------------------- perplexity
@@ -320,26 +323,31 @@ def test_engine_runs_the_family_and_resumes_exactly(tok, blocks, tmp_path):
 def tiny_config(**kw):
     base = dict(dataset="pydoc", model="tiny-gpt2", block_size=16, train_blocks=24, test_blocks=16, generations=2,
                 chains=2, epochs_replace=1, epochs_mix=2, batch_size=8, lr=1e-3, generate_batch_size=24,
-                eval_batch_size=24, num_beams=2, vocab_size=300, tiny=TINY, pretrain_epochs=1, pretrain_blocks=64,
-                histogram_generations=(0, 1, 2), pretrain_chars=20_000, cpu_threads=1)
-    return chapter.LMConfig(**{**base, **kw})
+                eval_batch_size=24, num_beams=2, vocab_size=300, tiny=TINY,
+                pretrain=PretrainSettings(epochs=1, blocks=64, max_chars=20_000))
+    return chapter.Config(**{**base, **kw})
+
+
+def quiet(**kw) -> protocol.Run:
+    """How the tests run the chapter: no progress bars (one CPU thread: the tiny base's default)."""
+    return protocol.Run(progress=False, **kw)
 
 
 def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkeypatch):
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
     cfg = tiny_config()
-    setup = chapter.prepare(cfg, progress=False)
+    setup = chapter.prepare(cfg, quiet())
     assert setup.train_blocks.shape == (24, 16) and setup.test_blocks.shape == (16, 16)
     assert setup.zero_shot_ppl == pytest.approx(corpus_perplexity(setup.base, setup.test_blocks), rel=1e-6)
-    whole = chapter.run_regime(cfg, setup, "mix", root=tmp_path / "whole")
+    whole = chapter.run_regime(cfg, setup, "mix", quiet(root=tmp_path / "whole"))
 
     def stop(t, params):
         if t == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        chapter.run_regime(cfg, setup, "mix", root=tmp_path / "cut", callback=stop)
-    resumed = chapter.run_regime(cfg, setup, "mix", root=tmp_path / "cut")
+        chapter.run_regime(cfg, setup, "mix", quiet(root=tmp_path / "cut"), callback=stop)
+    resumed = chapter.run_regime(cfg, setup, "mix", quiet(root=tmp_path / "cut"))
     assert whole.resumed_from is None and resumed.resumed_from == 1
     np.testing.assert_array_equal(whole.test_ppl, resumed.test_ppl)
     np.testing.assert_array_equal(whole.data_ppl, resumed.data_ppl)
@@ -348,16 +356,16 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkey
     assert whole.label == "10 % original data kept"
     assert chapter.regime_label("mix", 0.5) == "50 % original data kept"
     # generation 0 and the latest model are kept, the others pruned
-    models = list((tmp_path / "whole").glob("mix-*/models/*.pt"))
+    models = list((tmp_path / "whole").glob("lm/mix-*/models/*.pt"))
     assert len(models) == 4
     # a finished run only reloads
-    again = chapter.run_regime(cfg, setup, "mix", root=tmp_path / "whole")
+    again = chapter.run_regime(cfg, setup, "mix", quiet(root=tmp_path / "whole"))
     assert again.resumed_from == 2
     np.testing.assert_array_equal(again.test_ppl, whole.test_ppl)
     # it generated nothing, so it has no generation speed to report; the resumed run
     # measured the generation it computed
     assert np.isnan(again.generate_tokens_per_s) and resumed.generate_tokens_per_s > 0
-    res = chapter.LMResult(setup.data, setup.model, setup.zero_shot_ppl)
+    res = chapter.Result(setup.data, setup.model, setup.zero_shot_ppl)
     res.regimes.update(mix=again)
     assert chapter.summary(res)["regimes"]["mix"]["generate_tokens_per_s"] is None
 
@@ -371,57 +379,80 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(tmp_path, monkey
     ({"regimes": ("replace", "accumulate")}, r"regimes='accumulate' is not allowed"),
     ({"generations": 0}, r"generations=0 is not allowed"),
     ({"repetition_penalty": -1.0}, r"repetition_penalty=-1.0 is not allowed"),
-    ({"histogram_generations": (0, -1)}, r"histogram_generations=\(0, -1\) is not allowed"),
-    ({"pretrain_text": "wiki"}, r"pretrain_text='wiki' is not allowed.*'docstrings', 'pydoc'"),
-    ({"pretrain_chars": 0}, r"pretrain_chars=0 is not allowed"),
 ])
 def test_bad_settings_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         tiny_config(**kw)
 
 
+@pytest.mark.parametrize("kw, match", [
+    ({"pretrain.text": "wiki"}, r"pretrain.text='wiki' is not allowed.*'docstrings', 'pydoc'"),
+    ({"pretrain.max_chars": 0}, r"pretrain.max_chars=0 is not allowed"),
+    ({"tiny.n_positions": 32}, r"block_size=32 is not allowed: a block and its continuation \(64 tokens\)"),
+])
+def test_bad_pretraining_settings_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        protocol.load("lm", "quick", kw)
+
+
+def test_histograms_show_the_profiles_generations():
+    """The data histograms show, by default, the generations each profile has shown: all
+    of quick's, the paper's figure's that a shorter run reaches, and always the last."""
+    from collapse_lib.plots.lm import histogram_generations
+
+    last = {name: cfg.generations for name, cfg in chapter.PROFILES.items()}
+    assert {name: histogram_generations(g) for name, g in last.items()} == {
+        "quick": [0, 1, 2, 3], "cpu": [0, 1, 2, 3, 5], "gpu": [0, 1, 2, 4], "paper": [0, 1, 2, 3, 5, 9]}
+    assert histogram_generations(1) == [0, 1]
+
+
 def test_too_many_train_blocks_are_refused_before_any_training(tmp_path, monkeypatch):
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
     with pytest.raises(ValueError, match=r"train_blocks=1000000 is not allowed: .*has only \d+ training blocks"):
-        chapter.prepare(tiny_config(train_blocks=1_000_000))
+        chapter.prepare(tiny_config(train_blocks=1_000_000), quiet())
 
 
 def test_profiles_follow_the_paper():
-    p = chapter.config("paper")
+    p = chapter.PROFILES["paper"]
     assert (p.model, p.dataset, p.block_size, p.num_beams) == ("facebook/opt-125m", "wikitext2", 64, 5)
     assert p.repetition_penalty == 3.0
     assert (p.generations, p.chains, p.epochs_replace, p.epochs_mix, p.real_fraction) == (9, 5, 5, 10, 0.1)
     assert (p.lr, p.min_lr, p.batch_size, p.train_blocks) == (2e-5, 1e-6, 128, None)
-    g = chapter.config("gpu")
+    g = chapter.PROFILES["gpu"]
     assert g.model == "facebook/opt-125m" and g.train_blocks < 37_000 and g.generations < 9
     for name in ("quick", "cpu"):  # offline: pre-trained here on the docstrings, fine-tuned on the topics
-        q = chapter.config(name)
-        assert (q.model, q.dataset, q.pretrain_text, q.num_beams, q.real_fraction) == (
+        q = chapter.PROFILES[name]
+        assert (q.model, q.dataset, q.pretrain.text, q.num_beams, q.real_fraction) == (
             "tiny-gpt2", "pydoc", "docstrings", 5, 0.1)
         assert q.epochs_mix == 2 * q.epochs_replace and 2 * q.block_size <= q.tiny.n_positions
-        assert chapter.pretrain_settings(q).block_size == 2 * q.block_size
-    c, q = chapter.config("cpu"), chapter.config("quick")
+    c, q = chapter.PROFILES["cpu"], chapter.PROFILES["quick"]
     assert (c.epochs_replace, c.epochs_mix) == (5, 10)  # the paper's
-    assert c.generations > q.generations and c.train_blocks > q.train_blocks and c.pretrain_chars is None
+    assert c.generations > q.generations and c.train_blocks > q.train_blocks and c.pretrain.max_chars is None
 
 
 def test_cpu_profile_code_path_at_toy_size(tmp_path, monkeypatch):
     """The cpu profile's functions end to end (pre-training on the docstrings, fine-tuning on
     the topics, one synthetic generation in both regimes, the claims), with small overrides."""
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
-    cfg = chapter.config("cpu", tiny=TINY, block_size=16, pretrain_chars=20_000, pretrain_blocks=48, pretrain_epochs=1,
-                         vocab_size=300, train_blocks=16, test_blocks=16, generations=1, chains=1, epochs_replace=1,
-                         epochs_mix=2, batch_size=8, generate_batch_size=16, eval_batch_size=16)
-    setup = chapter.prepare(cfg, progress=False)
-    assert setup.pretrain["blocks"] == 48 and setup.pretrain["block_size"] == 32 and not setup.pretrain["cached"]
+    cpu = chapter.PROFILES["cpu"]
+    cfg = dataclasses.replace(cpu, block_size=16, train_blocks=16, test_blocks=16, generations=1, chains=1,
+                              epochs_replace=1, epochs_mix=2, batch_size=8, generate_batch_size=16, eval_batch_size=16,
+                              tiny=TINY, vocab_size=300,
+                              pretrain=dataclasses.replace(cpu.pretrain, max_chars=20_000, blocks=48, epochs=1))
+    setup = chapter.prepare(cfg, quiet())
+    assert setup.pretrain["blocks"] == 48 and not setup.pretrain["cached"]
+    # pre-trained on blocks of twice the chapter's block size
+    assert setup.pretrain["block_size"] == 2 * cfg.block_size == 32
     assert "docstrings of the standard library" in setup.model and "pydoc" in setup.data
-    res = chapter.run_all(cfg, setup)
+    res = chapter.run(cfg, quiet(root=tmp_path / "runs"), setup=setup)
     assert set(res.regimes) == {"replace", "mix"} and res.regimes["mix"].test_ppl.shape == (2, 1)
     cl = chapter.claims(res)
-    assert len(cl) == 6 and all(c.evidence for c in cl)
-    assert [c["statement"] for c in chapter.summary(res)["claims"]] == [c.statement for c in cl]
+    assert list(cl) == ["fine_tuning_helps", "no_real_rises", "mix_rises_less", "first_synthetic_costs",
+                        "data_pile_up_low", "no_high_tail"]
+    assert all(c.evidence for c in cl.values())
+    assert [c["statement"] for c in chapter.summary(res)["claims"]] == [c.statement for c in cl.values()]
     # the base is built once: a second prepare loads it from the cache
-    assert chapter.prepare(cfg, progress=False).pretrain["cached"]
+    assert chapter.prepare(cfg, quiet()).pretrain["cached"]
 
 
 def test_cli_knows_the_experiment():
@@ -437,7 +468,7 @@ def test_cli_run_writes_numbers_and_figures(tmp_path, monkeypatch):
     from collapse_lib.cli import run
 
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", tiny_config(generations=1, histogram_generations=(0, 1)))
+    monkeypatch.setitem(chapter.PROFILES, "quick", tiny_config(generations=1))
     results = run("lm", "quick", tmp_path / "out")
     assert set(results["regimes"]) == {"replace", "mix"}
     assert len(results["regimes"]["mix"]["test_ppl_mean"]) == 2
@@ -488,19 +519,19 @@ def test_quick_profile_fixed_seed_numbers(chapter_cache, monkeypatch, pinned):
     reports (``pinned``).
 
     It reads the session's ``chapter_cache`` (``conftest.py``), where the chapter's gradings
-    have left this very run (the chapter runs ``run_all`` on the quick config), so inside the
+    have left this very run (the chapter runs ``run`` on the quick config), so inside the
     test command it checks the numbers the chapter's execution computed; run alone, it
     computes them from an empty cache, base model's pre-training included."""
     monkeypatch.setenv("COLLAPSE_CACHE", str(chapter_cache))
     monkeypatch.setenv("COLLAPSE_PROGRESS", "0")
-    cfg = chapter.config("quick")
-    res = chapter.run_all(cfg)
+    cfg = chapter.PROFILES["quick"]
+    res = chapter.run(cfg)
     rep, mix = res.regimes["replace"].test_ppl, res.regimes["mix"].test_ppl
     assert (rep[0] < res.zero_shot_ppl).all() and (mix[0] < res.zero_shot_ppl).all()
     assert (rep[-1] > rep[0]).all()
     rise_rep, rise_mix = (rep[-1] - rep[0]).mean(), (mix[-1] - mix[0]).mean()
     assert rise_mix < rise_rep
-    assert all(c.holds for c in chapter.claims(res))
+    assert all(c.holds for c in chapter.claims(res).values())
     pinned.close("zero-shot perplexity", res.zero_shot_ppl, QUICK_ZERO_SHOT, atol=0.05)
     pinned.close("test perplexity, replace", rep, QUICK_TEST_PPL["replace"], atol=0.005)
     pinned.close("test perplexity, mix", mix, QUICK_TEST_PPL["mix"], atol=0.005)
@@ -523,16 +554,17 @@ def test_each_regime_trains_its_own_epochs_and_is_scored_against_generation_0(tm
         epochs_seen.append(kw["epochs"])
         return real_fine_tune(model, blocks, **kw)
 
-    cfg = tiny_config(generations=1, keep_all_models=True, train_blocks=16)
-    setup = chapter.prepare(cfg, progress=False)
+    cfg = tiny_config(generations=1, train_blocks=16)
+    run = quiet(root=tmp_path / "runs", keep_models=True)
+    setup = chapter.prepare(cfg, run)
     assert setup.zero_shot_ppl == pytest.approx(corpus_perplexity(setup.base, setup.test_blocks), rel=1e-6)
     monkeypatch.setattr(train_mod, "fine_tune", recording_fine_tune)
     for regime, epochs in (("replace", cfg.epochs_replace), ("mix", cfg.epochs_mix)):
         epochs_seen.clear()
-        res = chapter.run_regime(cfg, setup, regime, root=tmp_path / "runs")
+        res = chapter.run_regime(cfg, setup, regime, run)
         assert res.epochs == epochs and epochs_seen == [epochs] * (cfg.chains * (cfg.generations + 1))
-        store = chapter.run_store(cfg, regime, tmp_path / "runs")
-        fam = chapter.family(cfg, setup, regime, store.root / "models")
+        store = protocol.store(cfg, regime, run, version=chapter.CHECKPOINT_FORMAT)
+        fam = chapter.family(cfg, setup, regime, store.root / "models", run)
         gen0 = LMParams.from_arrays(store.load(0), "params/")
         for t in range(cfg.generations + 1):
             arrays = store.load(t)

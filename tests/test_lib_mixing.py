@@ -4,10 +4,12 @@ checks and settings.
 
 Every theory-vs-simulation tolerance is Z standard errors of a mean over the chains,
 the standard error taken from the chains' sample spread."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from collapse_lib import run_generations
+from collapse_lib import Run, load, run_generations
 from collapse_lib.exercises import AnswerError
 from collapse_lib.exercises import mixing as ex
 from collapse_lib.experiments import mixing as chapter
@@ -138,7 +140,7 @@ def test_strong_collapse_matches_points_simulation(n, p):
 
 
 def test_strong_collapse_experiment_shows_the_floor():
-    cfg = chapter.MixingConfig(strong_chains=1000, strong_sizes=(50, 1000, 10**5, 10**7, 10**8),
+    cfg = chapter.Config(strong_chains=1000, strong_sizes=(50, 1000, 10**5, 10**7, 10**8),
                                strong_quality=1.0)
     res = chapter.strong_collapse(cfg)
     for p in cfg.strong_fractions:
@@ -268,15 +270,15 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     (lambda: LinearRegressionFamily(3).summarize(np.zeros((2, 5, 3))), "(chains, n, dim+1) = (chains, n, 4)"),
     (lambda: run_generations(LinearRegressionFamily(D), LinearSource(w_star()), Replace(), generations=2,
                              samples=11, chains=2, progress=False), "samples=11"),
-    (lambda: chapter.MixingConfig(linreg_samples=11), "linreg_samples=11"),
-    (lambda: chapter.MixingConfig(real_fraction=1.2), "real_fraction=1.2"),
-    (lambda: chapter.MixingConfig(strong_fractions=(0.1, 1.5)), "strong_fractions=1.5"),
-    (lambda: chapter.MixingConfig(strong_sizes=(5, 100)), "strong_sizes=5"),
-    (lambda: chapter.MixingConfig(policies=("replace", "hoard")), "policies='hoard'"),
-    (lambda: chapter.MixingConfig(generations=0), "generations=0"),
-    (lambda: chapter.MixingConfig(neural_fractions=(0.1, -0.5)), "neural_fractions=-0.5"),
-    (lambda: chapter.MixingConfig(linreg_sampler="fast"), "linreg_sampler='fast'"),
-    (lambda: chapter.config("huge"), "profile='huge'"),
+    (lambda: chapter.Config(linreg_samples=11), "linreg_samples=11"),
+    (lambda: chapter.Config(real_fraction=1.2), "real_fraction=1.2"),
+    (lambda: chapter.Config(strong_fractions=(0.1, 1.5)), "strong_fractions=1.5"),
+    (lambda: chapter.Config(strong_sizes=(5, 100)), "strong_sizes=5"),
+    (lambda: chapter.Config(policies=("replace", "hoard")), "policies='hoard'"),
+    (lambda: chapter.Config(generations=0), "generations=0"),
+    (lambda: chapter.Config(neural_fractions=(0.1, -0.5)), "neural_fractions=-0.5"),
+    (lambda: chapter.Config(linreg_sampler="fast"), "linreg_sampler='fast'"),
+    (lambda: load("mixing", "huge"), "profile='huge'"),
 ])
 def test_bad_settings_are_refused_with_their_name(call, names):
     with pytest.raises(ValueError) as err:
@@ -288,7 +290,7 @@ def test_bad_settings_are_refused_with_their_name(call, names):
 def small_config(**kw):
     base = dict(generations=15, gaussian_chains=200, sandwich_chains=200, linreg_chains=300, strong_chains=100,
                 strong_sizes=(30, 1000, 10**6), neural_fractions=())
-    return chapter.MixingConfig(**{**base, **kw})
+    return chapter.Config(**{**base, **kw})
 
 
 def test_policy_comparison_orders_the_policies():
@@ -298,23 +300,25 @@ def test_policy_comparison_orders_the_policies():
     from collapse_lib.plots import mixing as plots
 
     cfg = small_config()
-    gauss, sand, lin, strong = chapter.run_all(cfg)
-    for res in (gauss, sand, lin):
-        assert set(res.metric) == set(cfg.policies)
-        assert all(v.shape == res.metric["replace"].shape and v.shape[0] == cfg.generations + 1
-                   for v in res.metric.values())
+    res = chapter.run(cfg)
+    gauss, sand, lin = res.gaussian, res.sandwich, res.linreg
+    assert res.neural is None and plots.FIGURES["neural"](res) is None
+    for part in (gauss, sand, lin):
+        assert set(part.metric) == set(cfg.policies)
+        assert all(v.shape == part.metric["replace"].shape and v.shape[0] == cfg.generations + 1
+                   for v in part.metric.values())
     # replace drifts furthest; every policy that keeps real data stays closer to the truth
-    for res in (gauss, lin):
-        last = {k: v[-1] for k, v in res.metric.items()}
+    for part in (gauss, lin):
+        last = {k: v[-1] for k, v in part.metric.items()}
         assert last["accumulate"].mean() + Z * se(last["accumulate"]) < last["replace"].mean()
         for k in ("mix", "fresh"):
-            assert last[k].mean() < last["replace"].mean(), (res.family, k)
+            assert last[k].mean() < last["replace"].mean(), (part.family, k)
     assert sand.metric["accumulate"][-1].mean() > sand.metric["replace"][-1].mean()
-    out = chapter.summary(gauss, sand, lin, strong, cfg)
+    out = chapter.summary(res)
     assert out["linreg"]["one_fit_error"] == pytest.approx(0.1)
     assert out["linreg"]["replace"]["theory_final"] == pytest.approx(0.1 * (cfg.generations + 1))
     assert out["strong"]["p=0.1"]["floor"] == pytest.approx(0.01)
-    fig1, fig2 = plots.policy_comparison([gauss, sand, lin]), plots.strong_collapse(strong)
+    fig1, fig2 = plots.policies(res), plots.strong_collapse(res)
     assert len(fig1.axes) == 3 and len(fig2.axes) == 1
 
 
@@ -324,70 +328,79 @@ def test_neural_example_runs_through_chapter_3(tmp_path):
     matplotlib.use("Agg")
     from collapse_lib.plots import mixing as plots
 
-    cfg = small_config(neural_fractions=(0.0, 0.5), neural_chains=2, neural_generations=1)
-    res = chapter.neural_mixing(cfg, root=tmp_path, latent=2, hidden=16, samples=60, epochs=2,
-                                batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2,
-                                classifier_hidden=16)
+    vae_cfg = dataclasses.replace(chapter.NEURAL, chains=2, generations=1, latent=2, hidden=16, samples=60, epochs=2,
+                                  batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2,
+                                  classifier_hidden=16)
+    cfg = small_config(neural_fractions=(0.0, 0.5), neural=vae_cfg)
+    res = chapter.neural_mixing(cfg, Run(root=tmp_path))
     assert set(res.runs) == {0.0, 0.5} and res.real_spread.shape == (2,)
     assert res.runs[0.5].spread.shape == (2, 2) and np.all(np.isfinite(res.runs[0.5].spread))
-    assert len(plots.neural_mixing(res).axes) == 2
+    assert chapter.neural_config(cfg, 0.5).policies == ("mix",) and chapter.neural_config(cfg, 0.0).real_fraction == 0
+    assert len(plots.neural(chapter.Result(cfg, None, None, None, None, res)).axes) == 2
     assert chapter.neural_mixing(small_config()) is None
+    # a rerun resumes every share from the store, the shared generation 0 included
+    again = chapter.neural_mixing(cfg, Run(root=tmp_path))
+    assert all(r.resumed_from == 1 for r in again.runs.values())
+    assert all(np.array_equal(again.runs[f].spread, res.runs[f].spread) for f in res.runs)
 
 
 def test_cli_knows_the_chapter():
     from collapse_lib.cli import EXPERIMENTS
 
     assert EXPERIMENTS["mixing"] == "collapse_lib.experiments.mixing"
-    from collapse_lib.registry import EXPERIMENTS as REGISTRY
-
-    assert REGISTRY["mixing"].config_class() is chapter.MixingConfig
     for profile in ("quick", "cpu", "gpu", "paper"):
-        cfg = chapter.config(profile)
+        cfg = load("mixing", profile)
         assert cfg.linreg_samples >= cfg.linreg_dim + 2
-        chapter.neural_config(cfg)  # chapter 3's VAEConfig accepts the chapter's VAE settings
+        for f in cfg.neural_fractions:
+            chapter.neural_config(cfg, f)  # chapter 3's Config accepts the chapter's VAE settings
+    assert load("mixing", "quick", {"neural.epochs": "1"}).neural.epochs == 1
 
 
 def test_cpu_profile_has_the_papers_sizes():
-    cfg = chapter.config("cpu")
+    cfg = load("mixing", "cpu")
     # Gerstgrasser et al. / Dohmatob et al.: d = 10, T = 111, sigma^2 = 1; Strong Model Collapse's p and n
     assert (cfg.linreg_dim, cfg.linreg_samples, cfg.linreg_noise) == (10, 111, 1.0)
     assert cfg.linreg_chains >= 1000 and cfg.generations >= 100
     assert set(cfg.strong_fractions) == {0.0, 0.001, 0.01, 0.1} and cfg.strong_sizes[-1] >= 10**5
-    assert cfg.neural_dataset == "mnist5k" and 0.1 in cfg.neural_fractions
-    assert cfg.neural_samples <= 4000  # the training split of the MNIST subset
-    with pytest.raises(ValueError, match="neural_lr"):
-        chapter.config("cpu", neural_lr=0.0)
-    with pytest.raises(ValueError, match="neural_samples"):
-        chapter.config("cpu", neural_samples=0)
+    assert cfg.neural.dataset == "mnist5k" and 0.1 in cfg.neural_fractions
+    assert cfg.neural.samples <= 4000  # the training split of the MNIST subset
+    with pytest.raises(ValueError, match="lr"):
+        load("mixing", "cpu", {"neural.lr": 0.0})
+    with pytest.raises(ValueError, match="samples"):
+        load("mixing", "cpu", {"neural.samples": 0})
 
 
 def test_cpu_code_path_runs_at_toy_size_with_its_claims(tmp_path):
-    cfg = chapter.config("cpu", generations=8, gaussian_chains=100, sandwich_chains=100, linreg_chains=200,
-                         strong_chains=50, strong_sizes=(30, 1000, 10**6), neural_fractions=(0.0, 0.5),
-                         neural_chains=1, neural_generations=1, neural_samples=40, neural_epochs=1,
-                         neural_hidden=16, neural_latent=2, neural_eval_samples=20, neural_classifier_epochs=1,
-                         neural_classifier_hidden=16)
-    gauss, sand, lin, strong = chapter.run_all(cfg)
-    neural = chapter.neural_mixing(cfg, root=tmp_path, grid_images=4)
-    assert "mnist5k" in neural.data and set(neural.runs) == {0.0, 0.5}
-    out = chapter.summary(gauss, sand, lin, strong, cfg, neural)
+    cfg = load("mixing", "cpu", dict(
+        generations=8, gaussian_chains=100, sandwich_chains=100, linreg_chains=200, strong_chains=50,
+        strong_sizes=(30, 1000, 10**6), neural_fractions=(0.0, 0.5), **{
+            "neural.chains": 1, "neural.generations": 1, "neural.samples": 40, "neural.epochs": 1,
+            "neural.hidden": 16, "neural.latent": 2, "neural.eval_samples": 20, "neural.classifier_epochs": 1,
+            "neural.classifier_hidden": 16, "neural.grid_images": 4}))
+    res = chapter.run(cfg, Run(root=tmp_path))
+    assert "mnist5k" in res.neural.data and set(res.neural.runs) == {0.0, 0.5}
+    out = chapter.summary(res)
     statements = [c["statement"] for c in out["claims"]]
     assert any("pi^2/6" in t for t in statements) and any("real images" in t for t in statements)
+    assert "neural_real_share_helps" in chapter.claims(res)
 
 
 def test_claims_fail_when_the_numbers_contradict_them():
     cfg = small_config()
-    gauss, sand, lin, strong = chapter.run_all(cfg)
-    assert all(c.holds for c in chapter.strong_claims(strong)[:2])
+    res = chapter.run(cfg)
+    c = chapter.claims(res)
+    assert c["strong_follows_exact"].holds and c["strong_real_labels_keep_falling"].holds
     # accumulate planted above the bound, and a "floor" that keeps falling
-    bad_lin = chapter.PolicyResult(lin.family, lin.metric_name, lin.generations,
-                                   {**lin.metric, "accumulate": lin.metric["replace"]}, lin.theory)
-    acc = [c for c in chapter.policy_claims(gauss, sand, bad_lin, cfg) if "pi^2/6" in c.statement]
-    assert len(acc) == 1 and not acc[0].holds
+    lin, strong = res.linreg, res.strong
+    bad_lin = chapter.FamilyPolicies(lin.family, lin.metric_name, lin.generations,
+                                     {**lin.metric, "accumulate": lin.metric["replace"]}, lin.theory)
+    bad = chapter.claims(dataclasses.replace(res, linreg=bad_lin))
+    assert not bad["accumulate_bounded"].holds
     falling = chapter.StrongResult(strong.sizes, strong.fractions, strong.quality, strong.dim, strong.noise,
                                    {p: strong.errors[0.0] for p in strong.fractions}, strong.theory,
                                    strong.asymptotic, strong.floors)
-    floors = [c for c in chapter.strong_claims(falling) if "floor" in c.statement]
+    floors = [v for k, v in chapter.claims(dataclasses.replace(res, strong=falling)).items()
+              if k.startswith("strong_floor_")]
     assert floors and not any(c.holds for c in floors)
 
 

@@ -245,11 +245,11 @@ def test_profile_selection(monkeypatch):
 
 
 def test_profile_configs_scale_the_chapter():
-    from collapse_lib.experiments import distributions as d
+    from collapse_lib import load
 
-    quick, paper = d.config("quick"), d.config("paper")
+    quick, paper = load("distributions", "quick"), load("distributions", "paper")
     assert quick.gaussian_chains * quick.gaussian_generations < paper.gaussian_chains * paper.gaussian_generations
-    assert d.config("quick", seed=5).seed == 5
+    assert load("distributions", "quick", {"seed": 5}).seed == 5
 
 
 def test_runtime_device_dtype_seed_and_cache(tmp_path, monkeypatch):

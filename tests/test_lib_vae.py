@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from collapse_lib import Mix, Replace, run_generations
+from collapse_lib import Mix, Replace, Run, load, protocol, run_generations
 from collapse_lib.data import ImageSource, OfflineError, load_digits, load_images, load_mnist
 from collapse_lib.data import images as image_data
 from collapse_lib.experiments import vae as chapter
@@ -29,10 +29,14 @@ def digits():
     return load_digits()
 
 
+def _store(cfg, part, root):
+    return protocol.store(cfg, part, Run(root=root), version=chapter.STORE_FORMAT)
+
+
 def tiny_config(**kw):
     base = dict(dataset="digits", arch="mlp", latent=2, hidden=16, samples=60, generations=3, chains=2, epochs=2,
                 batch_size=32, eval_samples=20, grid_images=4, classifier_epochs=2, classifier_hidden=16)
-    return chapter.VAEConfig(**{**base, **kw})
+    return chapter.Config(**{**base, **kw})
 
 
 # ---------------------------------------------------------------------------- data
@@ -250,17 +254,17 @@ class Interrupt(Exception):
 def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path, scheme):
     cfg = tiny_config(policies=("mix",), synthetic=scheme)
     clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
-    full = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "full")
+    full = chapter.train_generations(cfg, digits, "mix", store=_store(cfg, "mix", tmp_path / "full"))
 
     def stop_after_1(t, params):
         if t == 1:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut", callback=stop_after_1)
-    store = chapter.run_store(cfg, "mix", tmp_path / "cut")
+        chapter.train_generations(cfg, digits, "mix", store=_store(cfg, "mix", tmp_path / "cut"), callback=stop_after_1)
+    store = _store(cfg, "mix", tmp_path / "cut")
     assert store.finished() == [0, 1]
-    resumed = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut")
+    resumed = chapter.train_generations(cfg, digits, "mix", store=_store(cfg, "mix", tmp_path / "cut"))
     assert resumed.resumed_from == 1 and full.resumed_from is None
     np.testing.assert_array_equal(resumed["weights"], full["weights"])
     a = chapter.measure(cfg, digits, full, clf, "mix")
@@ -268,35 +272,36 @@ def test_interrupted_chapter_run_resumes_with_identical_numbers(digits, tmp_path
     np.testing.assert_array_equal(a.spread, b.spread)
     np.testing.assert_array_equal(a.shares, b.shares)
     # a finished run only reloads
-    again = chapter.train_generations(cfg, digits, "mix", root=tmp_path / "cut")
+    again = chapter.train_generations(cfg, digits, "mix", store=_store(cfg, "mix", tmp_path / "cut"))
     assert again.resumed_from == cfg.generations
 
 
 def test_generation_0_is_trained_once_and_shared_exactly(digits, tmp_path):
     """Every policy and scheme starts from the same fit to the same real images; a run
-    that loads it from the shared store gives the numbers of one that trains it."""
+    that loads it from the shared piece gives the numbers of one that trains it."""
     cfg = tiny_config(generations=1)
-    first = chapter.train_generations(cfg, digits, "replace", synthetic="fresh", root=tmp_path / "shared")
-    assert chapter.first_generation_store(cfg, tmp_path / "shared").finished() == [0]
-    loaded = chapter.train_generations(cfg, digits, "mix", synthetic="fixed", root=tmp_path / "shared")
-    alone = chapter.train_generations(cfg, digits, "mix", synthetic="fixed", root=tmp_path / "alone")
-    assert loaded.resumed_from is None and alone.resumed_from is None
+    shared = protocol.store(cfg, "generation0", Run(root=tmp_path / "shared"), version=chapter.STORE_FORMAT)
+    fit = chapter.shared_fit(shared, chapter.family(cfg, digits))
+    first = chapter.train_generations(cfg, digits, "replace", "fresh", store=_store(cfg, "a", tmp_path), first_fit=fit)
+    assert shared.finished() == [0]
+    loaded = chapter.train_generations(cfg, digits, "mix", "fixed", store=_store(cfg, "b", tmp_path), first_fit=fit)
+    alone = chapter.train_generations(cfg, digits, "mix", "fixed", store=_store(cfg, "c", tmp_path))
+    assert first.resumed_from is None and loaded.resumed_from is None and alone.resumed_from is None
     np.testing.assert_array_equal(loaded["weights"][0], first["weights"][0])
     np.testing.assert_array_equal(loaded["weights"], alone["weights"])
     assert not np.array_equal(loaded["weights"][1], first["weights"][1])
 
 
-def test_run_store_keeps_configs_apart(tmp_path):
-    a = chapter.run_store(tiny_config(), "replace", tmp_path)
-    b = chapter.run_store(tiny_config(epochs=3), "replace", tmp_path)
-    c = chapter.run_store(tiny_config(), "mix", tmp_path)
-    d = chapter.run_store(tiny_config(), "replace", tmp_path, synthetic="fixed")
+def test_run_stores_keep_configs_apart(tmp_path):
+    run = Run(root=tmp_path)
+    a = _store(tiny_config(), "replace-fresh", tmp_path)
+    b = _store(tiny_config(epochs=3), "replace-fresh", tmp_path)
+    c = _store(tiny_config(), "mix-fresh", tmp_path)
+    d = _store(tiny_config(), "replace-fixed", tmp_path)
     assert len({a.root, b.root, c.root, d.root}) == 4
-    assert chapter.run_store(tiny_config(checkpoint=False), "mix", tmp_path) is None
-    # generation 0 does not depend on the policies, the schemes or the number of generations
-    g = chapter.first_generation_store
-    assert g(tiny_config(), tmp_path).root == g(tiny_config(policies=("mix",), synthetic="fixed", generations=5),
-                                                 tmp_path).root != g(tiny_config(epochs=3), tmp_path).root
+    assert protocol.store(tiny_config(), "mix-fresh", Run(root=tmp_path, store=False)) is None
+    assert protocol.store(tiny_config(), "generation0", run).root != protocol.store(tiny_config(epochs=3),
+                                                                                    "generation0", run).root
 
 
 # ------------------------------------------------------------ the two schemes
@@ -357,7 +362,7 @@ def test_accumulate_is_refused_with_the_fresh_scheme(digits):
 
 
 def test_the_spread_is_measured_with_the_generation_0_encoder(digits):
-    cfg = tiny_config(generations=2, synthetic="fixed", checkpoint=False)
+    cfg = tiny_config(generations=2, synthetic="fixed")
     h = chapter.train_generations(cfg, digits, "replace")
     clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
     res = chapter.measure(cfg, digits, h, clf, "replace")
@@ -411,12 +416,12 @@ def test_bad_settings_are_refused(kw, match):
 
 def test_too_many_samples_are_refused_before_any_training(digits, tmp_path):
     with pytest.raises(ValueError, match=r"samples=5000 .*1348 training images"):
-        chapter.train_generations(tiny_config(samples=5000), digits, "replace", root=tmp_path)
+        chapter.train_generations(tiny_config(samples=5000), digits, "replace")
     assert not any(tmp_path.iterdir())
 
 
 def test_profiles_follow_the_specification():
-    quick, cpu, gpu, paper = (chapter.config(p) for p in ("quick", "cpu", "gpu", "paper"))
+    quick, cpu, gpu, paper = (load("vae", p) for p in ("quick", "cpu", "gpu", "paper"))
     assert (quick.dataset, quick.arch) == ("mnist5k", "mlp") and quick.chains >= 2
     assert (cpu.dataset, cpu.arch, cpu.latent, cpu.batch_size, cpu.lr) == ("mnist5k", "conv", 20, 256, 1e-3)
     assert cpu.samples == 4000 and cpu.generations == 4 and cpu.chains >= 2  # generations 0..4, as the paper printed
@@ -425,8 +430,8 @@ def test_profiles_follow_the_specification():
     for cfg in (quick, cpu, gpu, paper):
         assert cfg.synthetic == ("fresh", "fixed")  # the paper's scheme first, the fixed set beside it
         assert set(cfg.policies) == {"replace", "mix"} and cfg.real_fraction == 0.1
-    assert chapter.config("quick", chains=5).chains == 5
-    assert chapter.config("cpu", synthetic="fixed").synthetic == ("fixed",)
+    assert load("vae", "quick", {"chains": 5}).chains == 5
+    assert load("vae", "cpu", {"synthetic": "fixed"}).synthetic == ("fixed",)
     assert [cpu.run_name(*r) for r in cpu.runs] == ["replace", "mix", "replace-fixed", "mix-fixed"]
 
 
@@ -434,9 +439,10 @@ def test_the_cpu_path_at_toy_size(tmp_path):
     """The cpu profile's code path (mnist5k, the conv VAE, both schemes, the claims) with
     small overrides."""
     mnist = load_images("mnist5k")
-    cfg = chapter.config("cpu", hidden=4, samples=64, epochs=1, generations=1, eval_samples=16, grid_images=4,
-                         classifier_epochs=1, classifier_hidden=16, batch_size=32)
-    res = chapter.run_all(cfg, mnist, root=tmp_path)
+    cfg = load("vae", "cpu", dict(hidden=4, samples=64, epochs=1, generations=1, eval_samples=16, grid_images=4,
+                                  classifier_epochs=1, classifier_hidden=16, batch_size=32))
+    assert mnist.side == 28
+    res = chapter.run(cfg, Run(root=tmp_path))
     assert list(res.policies) == ["replace", "mix", "replace-fixed", "mix-fixed"]
     assert [p.synthetic for p in res.policies.values()] == ["fresh", "fresh", "fixed", "fixed"]
     for p in res.policies.values():
@@ -444,20 +450,20 @@ def test_the_cpu_path_at_toy_size(tmp_path):
     first = {p.spread[0].tobytes() for p in res.policies.values()}
     assert len(first) == 1  # one generation 0 for every run
     out = chapter.summary(res)
-    assert {c["statement"] for c in out["claims"]} == {c.statement for c in chapter.claims(res)}
-    assert sorted(d.name.split("-")[0] for d in tmp_path.iterdir()) == ["generation0", "mix", "mix", "replace",
+    assert {c["statement"] for c in out["claims"]} == {c.statement for c in chapter.claims(res).values()}
+    assert sorted(d.name.split("-")[0] for d in (tmp_path / "vae").iterdir()) == ["generation0", "mix", "mix", "replace",
                                                                          "replace"]
 
 
-def _result(spreads: dict, classes: dict) -> chapter.VAEResult:
+def _result(spreads: dict, classes: dict) -> chapter.Result:
     """A result whose runs have the given mean spreads per generation and predicted classes."""
-    res = chapter.VAEResult("toy", 8, 1.0, np.ones(2), np.full(10, 0.1), np.zeros((4, 64), np.uint8))
+    res = chapter.Result("toy", 8, 1.0, np.ones(2), np.full(10, 0.1), np.zeros((4, 64), np.uint8))
     for name, sp in spreads.items():
         policy, _, scheme = name.partition("-")
         sp = np.asarray(sp, float)[:, None] * np.array([1.0, 1.01])
         shares = np.stack([np.r_[np.full(k, 1 / k), np.zeros(10 - k)]
                            for k in classes[name]])[:, None].repeat(2, 1)
-        res.policies[name] = chapter.PolicyResult(policy, sp, shares, np.zeros_like(sp), np.zeros((len(sp), 4, 64)),
+        res.policies[name] = chapter.VAERun(policy, sp, shares, np.zeros_like(sp), np.zeros((len(sp), 4, 64)),
                                                   synthetic=scheme or "fresh")
     return res
 
@@ -466,11 +472,11 @@ def test_claims_follow_the_numbers():
     good = _result({"replace": [1.0, 0.8, 0.6], "mix": [1.0, 0.9, 0.8], "replace-fixed": [1.0, 0.5, 0.3],
                     "mix-fixed": [1.0, 0.7, 0.6]},
                    {"replace": [10, 5, 2], "mix": [10, 8, 6], "replace-fixed": [10, 3, 1], "mix-fixed": [10, 6, 4]})
-    assert all(c.holds for c in chapter.claims(good)), chapter.claims(good)
+    assert all(c.holds for c in chapter.claims(good).values()), chapter.claims(good)
     bad = _result({"replace": [1.0, 1.1, 1.2], "mix": [1.0, 1.05, 1.1], "replace-fixed": [1.0, 1.1, 1.2],
                    "mix-fixed": [1.0, 1.2, 1.3]},
                   {"replace": [10, 10, 10], "mix": [10, 9, 9], "replace-fixed": [10, 10, 10], "mix-fixed": [10, 9, 9]})
-    failed = [c for c in chapter.claims(bad) if not c.holds]
+    failed = [c for c in chapter.claims(bad).values() if not c.holds]
     assert len(failed) == len(chapter.claims(bad)) == 10
 
 
@@ -484,11 +490,9 @@ def test_cli_run_writes_numbers_and_figures(tmp_path, monkeypatch):
     from collapse_lib.plots import vae as plots
 
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
-    monkeypatch.setitem(chapter.PROFILE_CONFIGS, "quick", tiny_config(generations=2))
-    from collapse_lib.registry import run_chapter
-
-    cfg, results, figures = run_chapter("vae", "quick", seed=0)
-    assert cfg["dataset"] == "digits" and cfg["generations"] == 2
+    monkeypatch.setitem(chapter.PROFILES, "quick", tiny_config(generations=2))
+    cfg, results, figures = protocol.run_chapter("vae", "quick", {"seed": 0})
+    assert cfg.dataset == "digits" and cfg.generations == 2
     assert sorted(figures) == ["class_balance", "latent_spread", "samples_mix", "samples_mix-fixed", "samples_replace",
                                "samples_replace-fixed"]
     assert results["claims"] and all(set(c) == {"statement", "holds", "evidence"} for c in results["claims"])
@@ -517,7 +521,7 @@ def test_measures_are_those_of_generation_0s_encoder_on_each_generations_images(
 
     cfg = tiny_config(policies=("replace",), generations=2)
     clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
-    h = chapter.train_generations(cfg, digits, "replace", root=tmp_path)
+    h = chapter.train_generations(cfg, digits, "replace", store=_store(cfg, "replace", tmp_path))
     res = chapter.measure(cfg, digits, h, clf, "replace")
     fam = chapter.family(cfg, digits)
     W, L = h["weights"], h["loss"]

@@ -126,13 +126,13 @@ def test_bad_real_distributions():
 
 
 def test_chapter_config_rejects_bad_settings():
-    from collapse_lib.experiments import distributions as d
+    from collapse_lib import load
 
     with pytest.raises(ValueError, match="sandwich_generations=0"):
-        d.config("quick", sandwich_generations=0)
+        load("distributions", "quick", {"sandwich_generations": 0})
     with pytest.raises(ValueError, match="gaussian_samples=1"):
-        d.config("quick", gaussian_samples=1)
+        load("distributions", "quick", {"gaussian_samples": 1})
     with pytest.raises(ValueError, match="sandwich_top_p=1.5"):
-        d.config("quick", sandwich_top_p=1.5)
+        load("distributions", "quick", {"sandwich_top_p": 1.5})
     with pytest.raises(ValueError, match="profile='huge'"):
-        d.config("huge")
+        load("distributions", "huge")

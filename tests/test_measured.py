@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from collapse_lib import protocol
 from collapse_lib.experiments import lm
 from collapse_lib.measured import (OPT_125M_PARAMETERS, lm_paper_wall_time, lm_run_flops, measured_lm_throughput,
                                    newest_results, timing_table)
@@ -46,7 +47,8 @@ def test_the_newest_gpu_run_fills_the_columns(tmp_path):
 
 
 def test_flop_counts_of_a_small_config():
-    cfg = lm.config("paper", train_blocks=100, test_blocks=10, generations=2, chains=3, regimes=("replace",))
+    cfg = protocol.load("lm", "paper", {"train_blocks": 100, "test_blocks": 10, "generations": 2, "chains": 3,
+                                        "regimes": ("replace",)})
     c = lm_run_flops(cfg, n_params=1000)["replace"]
     assert c["train_tokens"] == 3 * 3 * 100 * 64 * 5  # (G+1) fits x chains x blocks x tokens x epochs
     assert c["new_tokens"] == 2 * 3 * 100 * 64  # G samplings x chains x blocks x new tokens
@@ -55,7 +57,7 @@ def test_flop_counts_of_a_small_config():
 
 
 def test_regimes_spread_over_gpus_bound_the_wall_time():
-    paper = lm.config("paper")
+    paper = lm.PROFILES["paper"]
     one, two, eight = (lm_paper_wall_time(paper, g) for g in (1, 2, 8))
     assert one.seconds == pytest.approx(sum(one.regimes.values()))
     assert two.seconds == pytest.approx(max(one.regimes.values()))

@@ -11,39 +11,31 @@ each generation's data under generation 0's model, throughput numbers, the offli
 profiles (``quick`` and ``cpu``), in which a tiny GPT-2 pre-trained here on the standard
 library's docstrings plays the base model and is fine-tuned on the pydoc topics
 (:mod:`collapse_lib.lm.pretrain`), and the claims the chapter makes about its run
-(:func:`claims`).
+(:mod:`collapse_lib.experiments.lm_claims`).
+
+The chapter protocol (:mod:`collapse_lib.protocol`): :class:`Config`, :data:`PROFILES`,
+:func:`run` (a :class:`Result`), :func:`summary` and :func:`claims`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import protocol
 from ..data.text import TEXT_DATASETS, BlockSource, load_text, make_blocks, subsample_blocks, tokenize_documents
 from ..engine import History, run_generations
 from ..families.lm import LMFamily, LMParams
 from ..lm.models import OPT_125M, TinyGPTConfig
+from ..lm.pretrain import PretrainSettings
 from ..policies import make_policy
-from ..profiles import pick
-from ..runtime import cache_dir
-from ..settings import config_dict
-from ..store import RunStore
 from ..validation import check_choice, check_fraction, check_int, check_positive
-
-#: What the paper reports (Nature 2024, Fig. 1 and text): OPT-125m on wikitext-2, 5 seeds.
-PAPER = {
-    "zero_shot_ppl": 115,  # the base model before fine-tuning
-    "fine_tuned_ppl": 34,  # generation 0 (fine-tuned on the real data)
-    "no_real_worse_by": (20, 28),  # perplexity points lost without original data (Fig. 1b, y-axis ~35-60)
-    "mix_axis": (32, 42),  # Fig. 1c's y-axis with 10 % kept: "only minor degradation"
-    "generations": 9,
-    "seeds": 5,
-    "histogram_generations": (0, 1, 2, 3, 5, 9),
-}
+from .lm_claims import PAPER, claims, summary  # noqa: F401 (the protocol's names of the chapter)
 
 #: The base model of the offline profiles; every other ``model`` is a pretrained causal LM.
 TINY = "tiny-gpt2"
@@ -51,6 +43,13 @@ TINY = "tiny-gpt2"
 MODEL_ALIASES = {"opt-125m": OPT_125M}
 REGIMES = ("replace", "mix")
 REGIME_LABELS = {"replace": "no original data", "mix": "10 % original data kept"}
+#: CPU threads for the tiny base when the run sets none (one is fastest at its sizes);
+#: a pretrained model uses torch's default.
+TINY_THREADS = 1
+#: The quantile of each generation's data perplexities that stands for their high tail.
+TAIL_QUANTILE = 0.99
+#: Quantiles of each generation's data perplexities that the chapter reports.
+DATA_QUANTILES = (0.1, 0.5, TAIL_QUANTILE)
 
 
 def regime_label(regime: str, real_fraction: float = 0.1) -> str:
@@ -61,16 +60,20 @@ def regime_label(regime: str, real_fraction: float = 0.1) -> str:
 
 #: Bumped whenever the training code changes, so that old checkpoints are not reused.
 CHECKPOINT_FORMAT = 2
+#: Every regime's generations and models are kept in its run store; a rerun resumes.
+RESUMABLE = True
 
 
 @dataclass(frozen=True)
-class LMConfig:
-    """Sizes of the chapter's experiment (one instance per profile)."""
+class Config:
+    """Sizes of the chapter's experiment (one instance per profile). ``model`` is a Hugging
+    Face causal LM such as "facebook/opt-125m", "EleutherAI/pythia-70m" or "gpt2" (downloads
+    once), a local ``save_pretrained`` folder, or "tiny-gpt2", pre-trained here (``tiny``,
+    ``vocab_size``, ``pretrain``)."""
 
     seed: int = 0  # every random stream of the run derives from it
     dataset: str = "wikitext2"  # "wikitext2" (downloads once) or "pydoc" (ships with Python)
-    model: str = OPT_125M  # a Hugging Face causal LM ("facebook/opt-125m", "EleutherAI/pythia-70m", "gpt2"; downloads
-    # once), a local save_pretrained directory, or "tiny-gpt2" (pre-trained here on the pydoc text)
+    model: str = OPT_125M  # a Hugging Face causal LM (downloads once), a save_pretrained folder, or "tiny-gpt2"
     block_size: int = 64  # tokens per training block, and new tokens per continuation (the paper: 64)
     train_blocks: int | None = None  # real training blocks used (a random subset), None: all (~37k)
     test_blocks: int | None = None  # real test blocks scored, None: all
@@ -89,54 +92,36 @@ class LMConfig:
     repetition_penalty: float = 3.0  # the authors' code: 3.0 (the paper's ablation: 2.0)
     generate_batch_size: int = 256  # blocks continued at once (x num_beams sequences)
     eval_batch_size: int = 256  # blocks scored at once
-    histogram_generations: tuple[int, ...] = (0, 1, 2, 3, 5, 9)  # generations whose data are histogrammed (if run)
     # the tiny GPT-2 of the offline profiles, and its pre-training (collapse_lib.lm.pretrain)
-    pretrain_text: str = "docstrings"  # "docstrings": the standard library's; "pydoc": 60 % of the pydoc topics
-    pretrain_chars: int | None = None  # docstring characters read (whole files, fixed order), None: all
     vocab_size: int = 2048  # BPE vocabulary trained on the pre-training text
     tiny: TinyGPTConfig = TinyGPTConfig()  # its sizes
-    pretrain_epochs: int = 4  # passes over the pre-training blocks (of twice block_size tokens)
-    pretrain_blocks: int | None = None  # pre-training blocks used (the first ones), None: all
-    pretrain_lr: float = 3e-3  # its peak learning rate
-    cpu_threads: int | None = None  # torch threads on the CPU (1 is fastest for the tiny model)
-    keep_all_models: bool = False  # keep every generation's checkpoint (else generation 0 and the latest)
-    device: str | None = None  # "cpu", "cuda" or None (CUDA when present): where the models train, sample and score
+    pretrain: PretrainSettings = PretrainSettings()  # its pre-training (text, blocks, epochs, learning rate)
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, TEXT_DATASETS)
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError(f"model={self.model!r} is not allowed: it must be {TINY!r}, a Hugging Face model name "
                              "or a save_pretrained directory")
-        from ..lm.pretrain import PRETRAIN_TEXTS
-
-        check_choice("pretrain_text", self.pretrain_text, PRETRAIN_TEXTS)
-        if self.pretrain_chars is not None:
-            check_int("pretrain_chars", self.pretrain_chars, minimum=1)
         check_int("seed", self.seed, minimum=0)
         for name in ("generations", "chains", "epochs_replace", "epochs_mix", "batch_size", "num_beams",
-                     "generate_batch_size", "eval_batch_size", "pretrain_epochs"):
+                     "generate_batch_size", "eval_batch_size"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("block_size", self.block_size, minimum=2)
-        for name in ("train_blocks", "test_blocks", "micro_batch_size", "cpu_threads", "pretrain_blocks"):
+        check_int("vocab_size", self.vocab_size, minimum=258)
+        for name in ("train_blocks", "test_blocks", "micro_batch_size"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), minimum=1)
         check_fraction("real_fraction", self.real_fraction)
-        for name in ("lr", "pretrain_lr", "repetition_penalty"):
+        for name in ("lr", "repetition_penalty"):
             check_positive(name, getattr(self, name))
         if not self.regimes:
             raise ValueError("regimes=() is not allowed: name at least one of 'replace', 'mix'")
         for r in self.regimes:
             check_choice("regimes", r, REGIMES)
-        for g in self.histogram_generations:
-            if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0:
-                raise ValueError(f"histogram_generations={self.histogram_generations!r} is not allowed: every entry "
-                                 "must be a generation >= 0 (those after the last generation are left out)")
         # a pretrained model's position limit is checked when it is loaded (its config says it)
         if self.model == TINY and 2 * self.block_size > self.tiny.n_positions:
             raise ValueError(f"block_size={self.block_size!r} is not allowed: a block and its continuation "
                              f"({2 * self.block_size} tokens) must fit the model's {self.tiny.n_positions} positions")
-        if self.device is not None:
-            check_choice("device", self.device, ("cpu", "cuda"))
         if self.model != TINY and self.dataset == "pydoc":
             raise ValueError(f"dataset='pydoc' is not allowed with model={self.model!r}: the pydoc text is the offline "
                              "stand-in of the quick profile; use dataset='wikitext2' or model='tiny-gpt2'")
@@ -145,42 +130,37 @@ class LMConfig:
         return self.epochs_replace if regime == "replace" else self.epochs_mix
 
 
-PROFILE_CONFIGS = {
+PROFILES = {
     # two CPU cores, offline, under a minute and a half: a tiny GPT-2 (2 layers, width 64)
     # pre-trained on 2,048 blocks of the standard library's docstrings, fine-tuned on 112
     # blocks of 32 tokens of the pydoc topics and tested on held-out topics; a larger
     # learning rate, since a few dozen steps a generation must do what thousands do for
     # OPT; the epochs in the paper's ratio (1:2), and the paper's ablation value of the
     # repetition penalty, 2.0
-    "quick": LMConfig(dataset="pydoc", model="tiny-gpt2", block_size=32, train_blocks=112, test_blocks=128,
-                      generations=3, chains=2, epochs_replace=3, epochs_mix=6, batch_size=32, lr=1.5e-3,
-                      min_lr=1e-5, repetition_penalty=2.0, generate_batch_size=112, eval_batch_size=128,
-                      histogram_generations=(0, 1, 2, 3), pretrain_chars=500_000, vocab_size=1024, pretrain_epochs=3,
-                      pretrain_blocks=2048, cpu_threads=1),
+    "quick": Config(dataset="pydoc", model=TINY, block_size=32, train_blocks=112, test_blocks=128,
+                    generations=3, chains=2, epochs_replace=3, epochs_mix=6, batch_size=32, lr=1.5e-3,
+                    min_lr=1e-5, repetition_penalty=2.0, generate_batch_size=112, eval_batch_size=128,
+                    vocab_size=1024, pretrain=PretrainSettings(max_chars=500_000, epochs=3, blocks=2048)),
     # a laptop without GPU, under ten minutes: the same loop with all the docstrings as
     # pre-training text, a larger fine-tuning set, more generations, the paper's epochs.
     # 768 fine-tuning blocks: with 512, generation 0 was 28 % below zero-shot (117 -> 85),
     # with 768 32 %, with 1,024 36 %, but 1,024 blocks cost about twice the 512's time a
     # generation (continuing every block dominates) and would pass the ten minutes
-    "cpu": LMConfig(dataset="pydoc", model="tiny-gpt2", block_size=32, train_blocks=768, test_blocks=None,
-                    generations=5, chains=2, epochs_replace=5, epochs_mix=10, batch_size=32, lr=1e-3, min_lr=1e-5,
-                    repetition_penalty=2.0, generate_batch_size=256, eval_batch_size=256,
-                    histogram_generations=(0, 1, 2, 3, 5), vocab_size=2048, pretrain_epochs=4, cpu_threads=1),
+    "cpu": Config(dataset="pydoc", model=TINY, block_size=32, train_blocks=768, test_blocks=None,
+                  generations=5, chains=2, epochs_replace=5, epochs_mix=10, batch_size=32, lr=1e-3, min_lr=1e-5,
+                  repetition_penalty=2.0, generate_batch_size=256, eval_batch_size=256,
+                  vocab_size=2048, pretrain=PretrainSettings(epochs=4)),
     # OPT-125m on a subsample of wikitext-2, sized for a free Colab T4
-    "gpu": LMConfig(train_blocks=2048, test_blocks=1024, generations=4, chains=2, epochs_replace=2, epochs_mix=4,
-                    lr=1e-4, batch_size=32, generate_batch_size=256, histogram_generations=(0, 1, 2, 4)),
+    "gpu": Config(train_blocks=2048, test_blocks=1024, generations=4, chains=2, epochs_replace=2, epochs_mix=4,
+                  lr=1e-4, batch_size=32, generate_batch_size=256),
     # the paper's settings: all ~37k training blocks, 9 generations, 5 seeds
-    "paper": LMConfig(micro_batch_size=64),
+    "paper": Config(micro_batch_size=64),
 }
 
 
-def config(profile: str | None = None, **overrides) -> LMConfig:
-    """The chapter's config for ``profile`` (``COLLAPSE_PROFILE`` or the fallback)."""
-    return pick(PROFILE_CONFIGS, profile, **overrides)
-
-
-def _key(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def threads(cfg: Config, run: protocol.Run) -> int | None:
+    """The CPU threads of the run: the run's, else :data:`TINY_THREADS` for the tiny base."""
+    return run.threads_or(TINY_THREADS if cfg.model == TINY else None)
 
 
 # ------------------------------------------------------------------ data and base model
@@ -201,58 +181,44 @@ class LMSetup:
         return self.tokenizer.decode(np.asarray(tokens).tolist())
 
 
-def pretrain_settings(cfg: LMConfig):
-    """How the offline profiles' base is built (:mod:`collapse_lib.lm.pretrain`): on
-    blocks of twice the chapter's block size, so that every position of a prompt and its
-    continuation has been trained."""
-    from ..lm.pretrain import PretrainSettings
-
-    return PretrainSettings(text=cfg.pretrain_text, max_chars=cfg.pretrain_chars, vocab_size=cfg.vocab_size,
-                            tiny=cfg.tiny, block_size=2 * cfg.block_size, blocks=cfg.pretrain_blocks,
-                            epochs=cfg.pretrain_epochs, batch_size=cfg.batch_size, lr=cfg.pretrain_lr, seed=cfg.seed,
-                            cpu_threads=cfg.cpu_threads)
-
-
-def load_corpus(cfg: LMConfig):
+def load_corpus(cfg: Config):
     """The fine-tuning and test text: wikitext-2, or the pydoc topics (all of them split
     into fine-tuning and test documents when the base is pre-trained on the docstrings;
     60 % set aside for pre-training otherwise)."""
     if cfg.dataset != "pydoc":
         return load_text(cfg.dataset)
-    return load_text("pydoc", pretrain_fraction=0.0 if cfg.pretrain_text == "docstrings" else 0.6,
+    return load_text("pydoc", pretrain_fraction=0.0 if cfg.pretrain.text == "docstrings" else 0.6,
                      test_fraction=0.1, seed=cfg.seed)
 
 
-def tiny_tokenizer(cfg: LMConfig, corpus):
-    """The offline profiles' tokenizer: a BPE trained on the pre-training text, cached."""
-    from ..lm.pretrain import base_tokenizer, pretraining_texts
+def tiny_base(cfg: Config, corpus, run: protocol.Run | None = None):
+    """The offline profiles' tokenizer and base: a BPE and a tiny GPT-2 trained on the
+    pre-training text (:mod:`collapse_lib.lm.pretrain`), both cached; the model on blocks
+    of twice the chapter's block size, so that every position of a prompt and its
+    continuation has been trained. Returns ``(tokenizer, model, info)``."""
+    from ..lm.pretrain import base_tokenizer, pretrained_base, pretraining_texts
 
-    settings = pretrain_settings(cfg)
-    return base_tokenizer(settings, pretraining_texts(settings, corpus)[0])
-
-
-def tiny_base(cfg: LMConfig, corpus, tok, *, progress: bool | None = None):
-    """The offline profiles' base: a tiny GPT-2 pre-trained on the pre-training text
-    (:func:`collapse_lib.lm.pretrain.pretrained_base`), cached. Returns ``(model, info)``."""
-    from ..lm.pretrain import pretrained_base, pretraining_texts
-
-    settings = pretrain_settings(cfg)
-    texts, what = pretraining_texts(settings, corpus)
-    model, info = pretrained_base(settings, texts, tok, progress=progress)
-    return model, {**info, "text": what}
+    run = run or protocol.Run()
+    texts, what = pretraining_texts(cfg.pretrain, corpus)
+    tok = base_tokenizer(texts, cfg.vocab_size)
+    model, info = pretrained_base(cfg.pretrain, texts, tok, tiny=cfg.tiny, block_size=2 * cfg.block_size,
+                                  batch_size=cfg.batch_size, seed=cfg.seed, threads=threads(cfg, run),
+                                  progress=run.progress)
+    return tok, model, {**info, "text": what}
 
 
-def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
+def prepare(cfg: Config, run: protocol.Run | None = None) -> LMSetup:
     """Load (or, in the quick profile, build) the tokenizer, the base model and the
     train/test blocks, and score the base model on the test blocks (zero-shot)."""
-    from ..runtime import cpu_threads
     from ..lm.models import check_fits, count_parameters, load_pretrained
     from ..lm.perplexity import corpus_perplexity
+    from ..runtime import cpu_threads
 
+    run = run or protocol.Run()
     corpus = load_corpus(cfg)
     info = {}
     if cfg.model == TINY:
-        tok, base = tiny_tokenizer(cfg, corpus), None
+        tok, base, info = tiny_base(cfg, corpus, run)
     else:
         base, tok = load_pretrained(MODEL_ALIASES.get(cfg.model, cfg.model))
         check_fits(base, cfg.block_size, f"model {cfg.model!r}")
@@ -264,7 +230,6 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
         raise ValueError(f"train_blocks={cfg.train_blocks!r} is not allowed: {corpus.name} has only {n_train_all} "
                          f"training blocks of {cfg.block_size} tokens")
     if cfg.model == TINY:
-        base, info = tiny_base(cfg, corpus, tok, progress=progress)
         name = (f"tiny GPT-2 ({cfg.tiny.n_layer} layers, width {cfg.tiny.n_embd}, {count_parameters(base):,} "
                 f"parameters, BPE vocabulary {len(tok):,}), pre-trained here on {info['blocks']:,} blocks of "
                 f"{info['block_size']} tokens ({info['epochs']} epochs) from {info['text']}")
@@ -272,13 +237,9 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
         name = f"{MODEL_ALIASES.get(cfg.model, cfg.model)} ({count_parameters(base):,} parameters)"
     train = subsample_blocks(train, cfg.train_blocks, seed=cfg.seed)
     test = subsample_blocks(test, cfg.test_blocks, seed=cfg.seed + 1)
-    import torch
-
-    from ..runtime import device
-
-    dev = torch.device(cfg.device) if cfg.device else device()
+    dev = run.torch_device()
     base_dev = base.to(dev)
-    with cpu_threads(cfg.cpu_threads if dev.type == "cpu" else None):
+    with cpu_threads(threads(cfg, run) if dev.type == "cpu" else None):
         zero = corpus_perplexity(base_dev, test, batch_size=cfg.eval_batch_size)
     base = base_dev.to("cpu")
     data = (f"{corpus.name}: {len(train):,} of {n_train_all:,} training blocks and {len(test):,} of {n_test_all:,} "
@@ -289,6 +250,8 @@ def prepare(cfg: LMConfig, *, progress: bool | None = None) -> LMSetup:
 # ------------------------------------------------------------------ the generations
 @dataclass
 class RegimeResult:
+    """One regime's run, and what the chapter derives from it (computed once)."""
+
     regime: str
     epochs: int
     test_ppl: np.ndarray  # (G+1, C) perplexity of generation t's model on the real test blocks
@@ -306,73 +269,96 @@ class RegimeResult:
     def generations(self) -> np.ndarray:
         return np.arange(self.test_ppl.shape[0])
 
+    @cached_property
+    def test_ppl_mean(self) -> np.ndarray:
+        """(G+1,) the test perplexity of every generation, mean over chains."""
+        return self.test_ppl.mean(1)
+
+    @cached_property
+    def worse_by(self) -> float:
+        """Perplexity points lost, last generation against generation 0 (mean over chains of the differences)."""
+        return float((self.test_ppl[-1] - self.test_ppl[0]).mean())
+
+    @cached_property
+    def rise(self) -> float:
+        """The rise of the mean test perplexity, last generation against generation 0."""
+        return self.test_ppl[-1].mean() - self.test_ppl[0].mean()
+
+    @cached_property
+    def data_ppl_median(self) -> np.ndarray:
+        """(G+1,) the median perplexity of every generation's data under generation 0 (chains pooled)."""
+        return np.median(self.data_ppl, axis=(1, 2))
+
+    @cached_property
+    def data_ppl_quantiles(self) -> np.ndarray:
+        """(len(DATA_QUANTILES), G+1) quantiles of every generation's data perplexities (chains pooled)."""
+        return np.quantile(self.data_ppl.reshape(self.data_ppl.shape[0], -1), DATA_QUANTILES, axis=1)
+
 
 @dataclass
-class LMResult:
-    data: str
-    model: str
-    zero_shot_ppl: float
+class Result:
+    """The chapter's run: its data, base model and every regime's run."""
+
+    data: str  # the text used
+    model: str  # the base model
+    zero_shot_ppl: float  # test perplexity of the base model before fine-tuning
     regimes: dict[str, RegimeResult] = field(default_factory=dict)
-    pretrain: dict = field(default_factory=dict)
+    pretrain: dict = field(default_factory=dict)  # how the tiny base was pre-trained (offline profiles)
 
 
-def run_store(cfg: LMConfig, regime: str, root=None) -> RunStore:
-    """The checkpoint directory of one regime's run (under the cache unless ``root``)."""
-    ident = {"experiment": "lm", "format": CHECKPOINT_FORMAT, "regime": regime, **config_dict(cfg)}
-    for setting in ("keep_all_models", "cpu_threads", "histogram_generations"):  # they change no number of the run
-        ident.pop(setting)
-    ident.pop("device")  # a run started on one device resumes on another
-    base = cache_dir("runs", "lm") if root is None else Path(root)
-    return RunStore(base / f"{regime}-{_key(ident)}", ident)
-
-
-def family(cfg: LMConfig, setup: LMSetup, regime: str, checkpoint_dir) -> LMFamily:
+def family(cfg: Config, setup: LMSetup, regime: str, checkpoint_dir, run: protocol.Run | None = None) -> LMFamily:
+    run = run or protocol.Run()
     return LMFamily(setup.base, setup.train_blocks, checkpoint_dir, epochs=cfg.epochs(regime),
                     batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size, lr=cfg.lr, min_lr=cfg.min_lr,
                     weight_decay=cfg.weight_decay, num_beams=cfg.num_beams, repetition_penalty=cfg.repetition_penalty,
                     generate_batch_size=cfg.generate_batch_size, eval_batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                    cpu_threads=cfg.cpu_threads, device=cfg.device)
+                    cpu_threads=threads(cfg, run), device=run.device)
 
 
-def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callback=None) -> RegimeResult:
+def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | None = None, *,
+               callback=None) -> RegimeResult:
     """The engine's run of one regime, every generation stored (a rerun resumes)."""
     from ..distributed import chain_share, for_each_chain
 
     check_choice("regime", regime, REGIMES)
-    store = run_store(cfg, regime, root)
-    fam = family(cfg, setup, regime, store.root / "models")
-    first: dict[str, LMParams] = {}
+    run = run or protocol.Run()
+    store = protocol.store(cfg, regime, run, version=CHECKPOINT_FORMAT)
+    with ExitStack() as stack:
+        # the models live in the run store, or, without one, in a folder of this call
+        models = store.root / "models" if store else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        fam = family(cfg, setup, regime, models, run)
+        first: dict[str, LMParams] = {}
 
-    def gen0() -> LMParams:
-        if "p" not in first:
-            first["p"] = LMParams.from_arrays(store.load(0), "params/")
-        return first["p"]
+        def gen0() -> LMParams:
+            if "p" not in first:
+                first["p"] = LMParams.from_arrays(store.load(0), "params/")
+            return first["p"]
 
-    def record(params: LMParams, train, t: int) -> dict:
-        if t == 0:
-            first["p"] = params
-        # inside a split unit (torchrun), each chain is scored by the rank that leads it
-        test = for_each_chain(lambda c: fam.perplexity(params, c, setup.test_blocks), params.chains)
-        data = for_each_chain(lambda c: fam.sequence_perplexity(gen0(), c, train.tokens[c]), params.chains)
-        return {
-            "test_ppl": np.array(test),
-            "data_ppl": np.stack(data),
-            "loss": params.loss, "tokens_per_s": params.tokens_per_s, "mfu": params.mfu,
-            "example": train.tokens[0, -1],
-        }
+        def record(params: LMParams, train, t: int) -> dict:
+            if t == 0:
+                first["p"] = params
+            # inside a split unit (torchrun), each chain is scored by the rank that leads it
+            test = for_each_chain(lambda c: fam.perplexity(params, c, setup.test_blocks), params.chains)
+            data = for_each_chain(lambda c: fam.sequence_perplexity(gen0(), c, train.tokens[c]), params.chains)
+            return {
+                "test_ppl": np.array(test),
+                "data_ppl": np.stack(data),
+                "loss": params.loss, "tokens_per_s": params.tokens_per_s, "mfu": params.mfu,
+                "example": train.tokens[0, -1],
+            }
 
-    def after(t: int, params: LMParams) -> None:
-        keep = list(gen0().key) + list(params.key)
-        fam.forget(keep)
-        if not cfg.keep_all_models:
-            fam.prune_checkpoints(keep)
-        if callback is not None:
-            callback(t, params)
+        def after(t: int, params: LMParams) -> None:
+            keep = list(gen0().key) + list(params.key)
+            fam.forget(keep)
+            if not run.keep_models:
+                fam.prune_checkpoints(keep)
+            if callback is not None:
+                callback(t, params)
 
-    h: History = run_generations(fam, BlockSource(setup.train_blocks), make_policy(regime, cfg.real_fraction),
-                                 generations=cfg.generations, samples=len(setup.train_blocks), chains=cfg.chains,
-                                 seed=cfg.seed, record=record, store=store, callback=after,
-                                 desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
+        h: History = run_generations(fam, BlockSource(setup.train_blocks), make_policy(regime, cfg.real_fraction),
+                                     generations=cfg.generations, samples=len(setup.train_blocks), chains=cfg.chains,
+                                     seed=cfg.seed, record=record, store=store, callback=after, progress=run.progress,
+                                     desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
     gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
     ranks = chain_share(cfg.chains).unit.size
     return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
@@ -380,105 +366,18 @@ def run_regime(cfg: LMConfig, setup: LMSetup, regime: str, *, root=None, callbac
                         h.resumed_from, regime_label(regime, cfg.real_fraction), ranks)
 
 
-def run_all(cfg: LMConfig, setup: LMSetup | None = None, *, root=None) -> LMResult:
-    """Both regimes of ``cfg`` (each resumable), on its data and base model."""
+def run(cfg: Config, run: protocol.Run | None = None, *, setup: LMSetup | None = None) -> Result:
+    """Both regimes of ``cfg`` (each resumable), on its data and base model (``setup``,
+    built by :func:`prepare` when not given)."""
     from ..distributed import main_first, map_units
 
+    how = run or protocol.Run()
     if setup is None:
         with main_first():  # under torchrun, rank 0 builds what is cached, the others read it
-            setup = prepare(cfg)
-    res = LMResult(setup.data, setup.model, setup.zero_shot_ppl, pretrain=setup.pretrain)
+            setup = prepare(cfg, how)
+    res = Result(setup.data, setup.model, setup.zero_shot_ppl, pretrain=setup.pretrain)
     # the regimes are independent runs: under torchrun, each rank runs its share (with
     # more ranks than regimes, a regime's ranks share out its chains)
-    runs = map_units(lambda regime: run_regime(cfg, setup, regime, root=root), cfg.regimes, chains=cfg.chains)
+    runs = map_units(lambda regime: run_regime(cfg, setup, regime, how), cfg.regimes, chains=cfg.chains)
     res.regimes.update(zip(cfg.regimes, runs))
     return res
-
-
-def summary(res: LMResult) -> dict:
-    """The chapter's numbers, as JSON-ready values (what the CLI writes)."""
-    out = {"data": res.data, "model": res.model, "zero_shot_ppl": res.zero_shot_ppl, "paper": {
-        k: list(v) if isinstance(v, tuple) else v for k, v in PAPER.items()}, "regimes": {}}
-    for name, r in res.regimes.items():
-        ppl = r.test_ppl
-        mfu = r.mfu[np.isfinite(r.mfu)]
-        out["regimes"][name] = {
-            "label": r.label,
-            "epochs": r.epochs,
-            "test_ppl_mean": ppl.mean(1).tolist(),
-            "test_ppl_by_chain": ppl.tolist(),
-            "worse_by": float((ppl[-1] - ppl[0]).mean()),  # perplexity points lost, last generation vs generation 0
-            "data_ppl_median": np.median(r.data_ppl, axis=(1, 2)).tolist(),
-            "train_tokens_per_s": float(np.mean(r.train_tokens_per_s)),
-            # generation speed is measured on the generations this process computed: None
-            # when the run store had them all
-            "generate_tokens_per_s": r.generate_tokens_per_s if np.isfinite(r.generate_tokens_per_s) else None,
-            "mfu": float(mfu.mean()) if mfu.size else None,
-            "ranks": r.ranks,
-        }
-    out["claims"] = [c.as_dict() for c in claims(res)]
-    return out
-
-
-def _pct(a: float, b: float) -> str:
-    return f"{100 * (b - a) / a:+.0f} %"
-
-
-def claims(res: LMResult) -> list:
-    """What the chapter says about its own run, computed from the run's numbers
-    (:mod:`collapse_lib.claims`): fine-tuning helps; without original data the test
-    perplexity rises; with original data kept it rises less; the first synthetic
-    generation costs both regimes; the generated data pile up at low perplexity under
-    generation 0; and whether they grow a high-perplexity tail."""
-    from ..claims import claim
-
-    out = []
-    z = res.zero_shot_ppl
-    g0 = {name: r.test_ppl[0] for name, r in res.regimes.items()}
-    out.append(claim(
-        "Fine-tuning on the real training text helps: generation 0's test perplexity is below the base model's "
-        "zero-shot perplexity, in every chain of every regime",
-        all((v < z).all() for v in g0.values()),
-        f"zero-shot {z:.1f}; generation 0 " + ", ".join(
-            f"{res.regimes[n].label} {v.mean():.1f} ({_pct(z, v.mean())})" for n, v in g0.items())))
-    rep, mix = res.regimes.get("replace"), res.regimes.get("mix")
-    rise = {}
-    for name, r in res.regimes.items():
-        first, last = r.test_ppl[0].mean(), r.test_ppl[-1].mean()
-        rise[name] = last - first
-    if rep is not None and rep.test_ppl.shape[0] > 1:
-        G = rep.test_ppl.shape[0] - 1
-        first, last = rep.test_ppl[0].mean(), rep.test_ppl[-1].mean()
-        out.append(claim(
-            "Without original data the test perplexity on real text rises: the last generation's is above "
-            "generation 0's in every chain",
-            (rep.test_ppl[-1] > rep.test_ppl[0]).all(),
-            f"generation 0 {first:.1f}, generation {G} {last:.1f} ({_pct(first, last)}); by chain "
-            + ", ".join(f"{a:.1f} -> {b:.1f}" for a, b in zip(rep.test_ppl[0], rep.test_ppl[-1]))))
-        if mix is not None and mix.test_ppl.shape[0] == rep.test_ppl.shape[0]:
-            m0, m1 = mix.test_ppl[0].mean(), mix.test_ppl[-1].mean()
-            out.append(claim(
-                f"With {mix.label.replace(' kept', '')} kept the test perplexity rises less than without "
-                "original data (last generation against generation 0, mean over chains)",
-                rise["mix"] < rise["replace"],
-                f"{mix.label}: {m0:.1f} -> {m1:.1f} ({rise['mix']:+.1f} points, {_pct(m0, m1)}); "
-                f"{rep.label}: {first:.1f} -> {last:.1f} ({rise['replace']:+.1f} points, {_pct(first, last)})"))
-        if mix is not None and mix.test_ppl.shape[0] > 1:
-            out.append(claim(
-                "The first synthetic generation costs both regimes: generation 1's test perplexity is above "
-                "generation 0's with and without original data (mean over chains)",
-                all(r.test_ppl[1].mean() > r.test_ppl[0].mean() for r in (rep, mix)),
-                "; ".join(f"{r.label}: {r.test_ppl[0].mean():.1f} -> {r.test_ppl[1].mean():.1f}" for r in (rep, mix))))
-        med = [float(np.median(rep.data_ppl[t])) for t in range(G + 1)]
-        out.append(claim(
-            "Without original data, every later generation's training data pile up at lower perplexity under "
-            "generation 0's model than the real data: their median block is more predictable than the real median",
-            all(m < med[0] for m in med[1:]),
-            "median perplexity by generation " + ", ".join(f"{m:.1f}" for m in med)))
-        p99 = [float(np.quantile(rep.data_ppl[t], 0.99)) for t in range(G + 1)]
-        out.append(claim(
-            "The paper's long high-perplexity tail does not appear without original data: the 99th percentile of "
-            "every later generation's data, under generation 0's model, stays below that of the real data",
-            all(q < p99[0] for q in p99[1:]),
-            "99th percentile by generation " + ", ".join(f"{q:.1f}" for q in p99)))
-    return out

@@ -37,33 +37,23 @@ PRETRAIN_FORMAT = 2
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    """How the tiny base model and its tokenizer are built."""
+    """How the tiny base model is pre-trained (the chapter's ``pretrain`` settings); the
+    model's sizes, its vocabulary, block size, batch size and seed come from the chapter
+    (:func:`pretrained_base`)."""
 
     text: str = "docstrings"  # "docstrings" (the standard library's) or "pydoc" (60 % of the topics)
     max_chars: int | None = None  # docstring characters read (whole files, in a fixed order), None: all
-    vocab_size: int = 2048  # BPE vocabulary trained on the pre-training text
-    tiny: TinyGPTConfig = TinyGPTConfig()  # the model's sizes
-    block_size: int = 64  # tokens per pre-training block (the chapter: twice its block size)
     blocks: int | None = None  # pre-training blocks used (the first ones), None: all
     epochs: int = 4  # passes over the pre-training blocks
-    batch_size: int = 32  # blocks per optimizer step
     lr: float = 3e-3  # peak learning rate, cosine-annealed to a tenth of it
-    seed: int = 0  # initial weights and shuffling
-    cpu_threads: int | None = None  # torch threads on the CPU
 
     def __post_init__(self):
-        check_choice("pretrain_text", self.text, PRETRAIN_TEXTS)
+        check_choice("pretrain.text", self.text, PRETRAIN_TEXTS)
         for name in ("max_chars", "blocks"):
             if getattr(self, name) is not None:
-                check_int(f"pretrain_{name}", getattr(self, name), minimum=1)
-        check_int("vocab_size", self.vocab_size, minimum=258)
-        check_int("pretrain_block_size", self.block_size, minimum=2)
-        check_int("pretrain_epochs", self.epochs, minimum=1)
-        check_int("pretrain_batch_size", self.batch_size, minimum=1)
-        check_positive("pretrain_lr", self.lr)
-        if self.block_size > self.tiny.n_positions:
-            raise ValueError(f"pretrain_block_size={self.block_size!r} is not allowed: the tiny model has "
-                             f"{self.tiny.n_positions} positions")
+                check_int(f"pretrain.{name}", getattr(self, name), minimum=1)
+        check_int("pretrain.epochs", self.epochs, minimum=1)
+        check_positive("pretrain.lr", self.lr)
 
 
 def text_key(texts: list[str]) -> str:
@@ -93,25 +83,30 @@ def pretraining_texts(settings: PretrainSettings, corpus=None) -> tuple[list[str
     return corpus.pretrain, f"{sum(map(len, corpus.pretrain)):,} characters of the pydoc topics"
 
 
-def base_tokenizer(settings: PretrainSettings, texts: list[str]):
-    """The BPE of the base model, trained on ``texts`` and cached by their hash and the
-    vocabulary size."""
+def base_tokenizer(texts: list[str], vocab_size: int = 2048):
+    """The BPE of the base model, ``vocab_size`` tokens trained on ``texts``, cached by
+    their hash and the vocabulary size."""
     from ..runtime import cache_dir
     from .tokenizer import load_tokenizer, save_tokenizer, train_bpe
 
-    ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": settings.vocab_size}
+    vocab_size = check_int("vocab_size", vocab_size, minimum=258)
+    ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": vocab_size}
     path = cache_dir("lm", f"bpe-{_key(ident)}") / "tokenizer.json"
     if path.exists():
         return load_tokenizer(path)
-    tok = train_bpe(texts, settings.vocab_size)
+    tok = train_bpe(texts, vocab_size)
     save_tokenizer(tok, path)
     return tok
 
 
-def pretrained_base(settings: PretrainSettings, texts: list[str], tok, *, progress: bool | None = None):
-    """A tiny GPT-2 pre-trained on ``texts`` (tokenized by ``tok``), cached by the text's
-    hash and every setting. Returns ``(model, info)``; ``info`` says what was trained, the
-    final loss and how long it took when it was built."""
+def pretrained_base(settings: PretrainSettings, texts: list[str], tok, *, tiny: TinyGPTConfig = TinyGPTConfig(),
+                    block_size: int = 64, batch_size: int = 32, seed: int = 0, threads: int | None = None,
+                    progress: bool | None = None):
+    """A tiny GPT-2 of sizes ``tiny`` pre-trained on ``texts`` (tokenized by ``tok``, whose
+    vocabulary it takes) in blocks of ``block_size`` tokens, ``batch_size`` blocks a step,
+    from ``seed`` (initial weights and shuffling), on ``threads`` CPU threads; cached by the
+    text's hash and every setting but the threads, which change no weight. Returns ``(model, info)``; ``info`` says what
+    was trained, the final loss and how long it took when it was built."""
     import torch
 
     from ..data.text import make_blocks, tokenize_documents
@@ -121,25 +116,29 @@ def pretrained_base(settings: PretrainSettings, texts: list[str], tok, *, progre
     from .models import count_parameters, tiny_gpt2
     from .train import fine_tune
 
-    s = asdict(settings)
-    s.pop("cpu_threads")  # changes no weight
-    ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": len(tok), **s}
+    check_int("pretrain block_size", block_size, minimum=2)
+    check_int("pretrain batch_size", batch_size, minimum=1)
+    if block_size > tiny.n_positions:
+        raise ValueError(f"block_size={block_size!r} is not allowed for pre-training: the tiny model has "
+                         f"{tiny.n_positions} positions")
+    ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": len(tok), **asdict(settings),
+             "vocab_size": len(tok), "tiny": asdict(tiny), "block_size": block_size, "batch_size": batch_size,
+             "seed": seed}
     where = cache_dir("lm", f"tiny-base-{_key(ident)}")
     model_path, info_path = where / "model.pt", where / "info.json"
-    model = tiny_gpt2(len(tok), settings.tiny, eos_token_id=tok.eos_token_id, seed=settings.seed)
+    model = tiny_gpt2(len(tok), tiny, eos_token_id=tok.eos_token_id, seed=seed)
     if model_path.exists() and info_path.exists():
         model.load_state_dict(torch.load(model_path, weights_only=True))
         return model.eval(), {**json.loads(info_path.read_text()), "cached": True}
-    blocks = make_blocks(tokenize_documents(tok, texts, tok.eos_token_id), settings.block_size,
-                         max_blocks=settings.blocks)
-    with cpu_threads(settings.cpu_threads):
-        stats = fine_tune(model, blocks, epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                          min_lr=settings.lr / 10, seed=settings.seed, progress=progress,
+    blocks = make_blocks(tokenize_documents(tok, texts, tok.eos_token_id), block_size, max_blocks=settings.blocks)
+    with cpu_threads(threads):
+        stats = fine_tune(model, blocks, epochs=settings.epochs, batch_size=batch_size, lr=settings.lr,
+                          min_lr=settings.lr / 10, seed=seed, progress=progress,
                           desc="pre-training the base")
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     atomic_write_bytes(model_path, buf.getvalue())
-    info = {"blocks": int(len(blocks)), "block_size": settings.block_size, "tokens_per_epoch": int(blocks.size),
+    info = {"blocks": int(len(blocks)), "block_size": block_size, "tokens_per_epoch": int(blocks.size),
             "epochs": settings.epochs, "final_loss": stats.losses[-1], "seconds": stats.seconds,
             "parameters": count_parameters(model)}
     atomic_write_json(info_path, info)

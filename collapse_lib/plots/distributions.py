@@ -1,27 +1,25 @@
-"""Figures of chapter 1, distributions and tails."""
+"""Figures of chapter 1, distributions and tails: each draws a part of the chapter's
+:class:`~collapse_lib.experiments.distributions.Result` (:data:`FIGURES`, by the name of
+the file the command line writes)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import metrics
-from ..experiments.distributions import (
-    ApproximationResult,
-    GaussianResult,
-    SandwichResult,
-    ZipfResult,
-    BIMODAL,
-    gaussian_theory,
-)
+from ..experiments.distributions import BIMODAL, RARE, Result
 from .style import spread, theory
 
 
-def sandwich_bars(res: SandwichResult, generations=(0, 1, 5, 20, 50, None), chains=(0, 1, 2), variant="plain"):
+def sandwich_bars(result: Result, generations=(0, 1, 5, 20, 50, None), chains=(0, 1, 2),
+                  variant="plain"):
     """The fitted sandwich distribution of a few chains at a few generations."""
+    res = result.sandwich
     probs = res.probs[variant]
     G = probs.shape[0] - 1
     gens = [G if g is None else g for g in generations if (g is None or g <= G)]
-    fig, axes = plt.subplots(len(chains), len(gens), figsize=(2.0 * len(gens), 1.7 * len(chains)), sharex=True, sharey=True)
+    fig, axes = plt.subplots(len(chains), len(gens), figsize=(2.0 * len(gens), 1.7 * len(chains)),
+                             sharex=True, sharey=True)
     axes = np.atleast_2d(axes)
     x = np.arange(len(res.names))
     for r, c in enumerate(chains):
@@ -40,48 +38,46 @@ def sandwich_bars(res: SandwichResult, generations=(0, 1, 5, 20, 50, None), chai
     return fig
 
 
-def sandwich_collapse(res: SandwichResult, rare: str = "marmite"):
+def sandwich_collapse(result: Result):
     """Surviving answers, survival of a rare answer and its over-representation."""
+    res = result.sandwich
     G = res.probs["plain"].shape[0] - 1
     g = np.arange(G + 1)
-    k = res.names.index(rare)
+    k = res.rare
     q = res.true_probs[k]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    for label, probs in res.probs.items():
-        spread(axes[0], g, metrics.surviving(probs), label=label)
+    for label, surviving in res.surviving.items():
+        spread(axes[0], g, surviving, label=label)
     theory(axes[0], g, res.theory_surviving, label="theory (plain)")
     axes[0].set(xlabel="generation", ylabel="answers still given", title="Tails vanish")
     axes[0].legend()
 
-    for label, probs in res.probs.items():
-        axes[1].plot(g, (probs[:, :, k] > 0).mean(axis=1), label=label)
+    for label, alive in res.rare_alive.items():
+        axes[1].plot(g, alive.mean(axis=1), label=label)
     theory(axes[1], g, res.theory_survival[:, k])
-    axes[1].set(xlabel="generation", ylabel=f"P({rare} still present)", yscale="log",
+    axes[1].set(xlabel="generation", ylabel=f"P({RARE} still present)", yscale="log",
                 title=f"A {q:.0%} answer is soon lost")
     axes[1].legend()
 
-    plain = res.probs["plain"][:, :, k]
-    alive = plain > 0
-    with np.errstate(invalid="ignore"):
-        cond = np.where(alive.sum(1) > 0, (plain * alive).sum(1) / alive.sum(1), np.nan)
-    n_alive = alive.sum(1)
+    cond, n_alive = res.rare_share_where_alive
     ok = n_alive >= 20  # enough surviving chains for a mean
     axes[2].plot(g[ok], cond[ok], "o", ms=3, label="simulation, chains where it survived")
     theory(axes[2], g, q / res.theory_survival[:, k], label="theory: q / P(survived)")
     axes[2].axhline(q, color="0.5", lw=0.8, label=f"real probability {q:.0%}")
-    axes[2].set(xlabel="generation", ylabel=f"mean probability of {rare}", yscale="log",
+    axes[2].set(xlabel="generation", ylabel=f"mean probability of {RARE}", yscale="log",
                 title="...but when it survives, it is over-represented")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def gaussian_collapse(res: GaussianResult):
+def gaussian_collapse(result: Result):
     """Variance, mean drift and W2 distance of refitted Gaussians against the theory."""
+    res = result.gaussian
     g = res.generations
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for i, (est, e) in enumerate(res.estimators.items()):
-        th = gaussian_theory(res, est)
+        th = res.theory[est]
         color = f"C{i}"
         axes[0].plot(g, e["var"].mean(1), color=color, label=f"{est}: mean over chains")
         axes[0].plot(g, np.median(e["var"], 1), color=color, ls=":", label=f"{est}: median")
@@ -89,7 +85,7 @@ def gaussian_collapse(res: GaussianResult):
         theory(axes[0], g, np.exp(th["log_var"]), label=None, color=color, linestyle="-.")
         spread(axes[1], g, e["mean"] ** 2, label=est, color=color)
         theory(axes[1], g, th["mean_drift"], label=None, color=color)
-        axes[2].plot(g, res.w2_squared(est).mean(1), color=color, label=est)
+        axes[2].plot(g, res.w2_squared[est].mean(1), color=color, label=est)
         theory(axes[2], g, th["w2_squared"], label=None, color=color)
     axes[0].set(xlabel="generation", ylabel="fitted variance", yscale="log",
                 title="Variance: mean stays, median collapses")
@@ -98,13 +94,15 @@ def gaussian_collapse(res: GaussianResult):
     axes[1].legend(fontsize=8)
     axes[2].set(xlabel="generation", ylabel="$W_2^2$ to the real distribution", title="Distance to the truth grows")
     axes[2].legend(fontsize=8)
-    fig.suptitle(f"N(0,1) refitted on M={res.samples} of its own samples; {res.estimators['unbiased']['var'].shape[1]} chains; dashed: closed forms")
+    chains = res.estimators["unbiased"]["var"].shape[1]
+    fig.suptitle(f"N(0,1) refitted on M={res.samples} of its own samples; {chains} chains; dashed: closed forms")
     fig.tight_layout()
     return fig
 
 
-def bell_curves(means, variances):
-    """The fitted bell curves of generations 0..9, one panel per chain."""
+def bell_curves(result: Result):
+    """The fitted bell curves of the first generations, one panel per chain."""
+    means, variances = result.bell_curves.means, result.bell_curves.variances
     G1, C = means.shape
     x = np.linspace(-4, 4, 400)
     fig, axes = plt.subplots(1, C, figsize=(4.2 * C, 3.2), sharey=True)
@@ -122,10 +120,11 @@ def bell_curves(means, variances):
     return fig
 
 
-def approximation_errors(res: ApproximationResult):
+def approximation_errors(result: Result):
     """The three sources of error: statistical (grows, shrinks with M), functional
     expressivity (a floor) and functional approximation (a truncated optimiser, which
     drifts even with unlimited data)."""
+    res = result.approximation
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.2))
     axes = axes.ravel()
     g = res.generations
@@ -152,13 +151,14 @@ def approximation_errors(res: ApproximationResult):
     return fig
 
 
-def zipf_tail_cut(res: ZipfResult):
+def zipf_tail_cut(result: Result):
     """Error of a memorising learner against training size, with the tail cut at k."""
+    res = result.zipf
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     T = res.train_sizes
     for i, (key, err) in enumerate(res.errors.items()):
         color = f"C{i}"
-        ax.errorbar(T, err.mean(1), yerr=err.std(1), fmt="o", ms=4, color=color,
+        ax.errorbar(T, res.mean_error[key], yerr=err.std(1), fmt="o", ms=4, color=color,
                     label="real data" if key == "real" else f"tail cut at {key}")
         ax.plot(T, res.theory[key], color=color, ls="--", lw=1)
         if key in res.plateaus:
@@ -169,3 +169,14 @@ def zipf_tail_cut(res: ZipfResult):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+#: Every figure of the chapter, by the name of its file.
+FIGURES = {
+    "sandwich_bars": sandwich_bars,
+    "sandwich_collapse": sandwich_collapse,
+    "gaussian_collapse": gaussian_collapse,
+    "bell_curves": bell_curves,
+    "approximation_errors": approximation_errors,
+    "zipf_tail_cut": zipf_tail_cut,
+}

@@ -1,10 +1,10 @@
-"""Figures of chapter 6, larger models."""
+"""Figures of chapter 6, larger models: each takes the chapter's :class:`Result` and only draws."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.larger import LanguageModelResult, NetworkResult, ProjectionResult
+from ..experiments.larger import Result
 from ..theory.random_features import floor
 from .style import spread, theory
 
@@ -16,48 +16,48 @@ def _label(p: float, c2: float) -> str:
     return "real labels only" if p == 0 else f"p = {p:g}, c² = {c2:g}"
 
 
-def double_descent(res: ProjectionResult, quality: float | None = None):
+def double_descent(res: Result, quality: float | None = None):
     """Test error against m/n for real labels and every fraction p at one quality c2
     (the largest unless given): seed mean with a 10-90 % band over seeds, the formulas
     below the threshold (dashed), the infinitely wide limit (triangles, right edge)."""
-    qualities = sorted({c2 for p, c2 in res.label_sets if p > 0})
+    proj = res.projections
+    qualities = sorted({c2 for p, c2 in proj.label_sets if p > 0})
     quality = qualities[-1] if quality is None else quality
     fig, ax = plt.subplots(figsize=(7, 4.4))
-    t = res.theory_widths / res.n
-    for l, (p, c2) in enumerate(res.label_sets):
+    t = proj.theory_widths / proj.n
+    for l, (p, c2) in enumerate(proj.label_sets):
         if p > 0 and c2 != quality:
             continue
-        line = spread(ax, res.ratios, res.errors[:, l].T, label=_label(p, c2), marker="o", markersize=3)
-        keep = (t >= res.ratios[0] * 0.99) & (res.theory[l] < 3 * res.errors[:, l].mean(0).max())
-        theory(ax, t[keep], res.theory[l][keep], label=None, color=line.get_color())
-        ax.plot([res.ratios[-1] * 1.6], [np.nanmean(res.limit[:, l])], marker="<", color=line.get_color())
+        line = spread(ax, proj.ratios, proj.errors[:, l].T, label=_label(p, c2), marker="o", markersize=3)
+        keep = (t >= proj.ratios[0] * 0.99) & (proj.theory[l] < 3 * proj.mean[l].max())
+        theory(ax, t[keep], proj.theory[l][keep], label=None, color=line.get_color())
+        ax.plot([proj.ratios[-1] * 1.6], [np.nanmean(proj.limit[:, l])], marker="<", color=line.get_color())
     ax.plot([], [], "k--", label="formula (m ≤ n - 2)")
     ax.plot([], [], "k<", linestyle="none", label="m → ∞ (min-norm in x)")
     ax.axvline(1.0, color="0.6", linewidth=0.8)
     ax.set(xscale="log", yscale="log", xlabel="model width m / n", ylabel="test error on real labels",
-           title=f"Random projections, n = {res.n}: double descent with and without synthetic labels")
+           title=f"Random projections, n = {proj.n}: double descent with and without synthetic labels")
     ax.legend(fontsize=7.5, loc="upper left")
     return fig
 
 
-def synthetic_excess(res: ProjectionResult):
+def synthetic_excess(res: Result):
     """What the synthetic labels cost: test error minus the same seed's real-only error,
     against m/n, for every (p, c2), mean over seeds with a band of two standard errors;
     dotted lines are the floors p^2 c2 of the classical linear model."""
+    proj = res.projections
     fig, ax = plt.subplots(figsize=(7, 4.4))
-    exc = res.excess()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    ps = sorted({p for p, _ in res.label_sets if p > 0})
-    cs = sorted({c2 for p, c2 in res.label_sets if p > 0})
-    for l, (p, c2) in enumerate(res.label_sets):
+    ps = sorted({p for p, _ in proj.label_sets if p > 0})
+    cs = sorted({c2 for p, c2 in proj.label_sets if p > 0})
+    for l, (p, c2) in enumerate(proj.label_sets):
         if p == 0:
             continue
         color = colors[ps.index(p) % len(colors)]
         marker = MARKERS[cs.index(c2) % len(MARKERS)]
-        mean = exc[:, l].mean(0)
-        se = exc[:, l].std(0, ddof=1) / np.sqrt(len(exc))
-        ax.plot(res.ratios, mean, label=_label(p, c2), color=color, marker=marker, markersize=4)
-        ax.fill_between(res.ratios, np.maximum(mean - 2 * se, mean / 10), mean + 2 * se, color=color, alpha=0.15,
+        mean, se = proj.excess_mean[l], proj.excess_stderr[l]
+        ax.plot(proj.ratios, mean, label=_label(p, c2), color=color, marker=marker, markersize=4)
+        ax.fill_between(proj.ratios, np.maximum(mean - 2 * se, mean / 10), mean + 2 * se, color=color, alpha=0.15,
                         linewidth=0)
         ax.axhline(floor(p, c2), color=color, linestyle=":", linewidth=0.8)
     ax.axvline(1.0, color="0.6", linewidth=0.8)
@@ -68,18 +68,19 @@ def synthetic_excess(res: ProjectionResult):
     return fig
 
 
-def pareto(res: ProjectionResult):
+def pareto(res: Result):
     """The paper's Pareto picture: for every width, the test error with mixed labels
     against the error with real labels only (same n); one marker per quality c2, one
     colour per fraction p, lighter for smaller models."""
+    proj = res.projections
     fig, ax = plt.subplots(figsize=(6, 5))
-    mean = res.mean()
+    mean = proj.mean
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    ps = sorted({p for p, _ in res.label_sets if p > 0})
-    cs = sorted({c2 for p, c2 in res.label_sets if p > 0})
-    keep = np.abs(np.log(res.ratios)) > 0.04  # the threshold itself is off the scale
-    sizes = 12 + 60 * np.log(res.ratios / res.ratios.min()) / np.log(res.ratios.max() / res.ratios.min())
-    for l, (p, c2) in enumerate(res.label_sets):
+    ps = sorted({p for p, _ in proj.label_sets if p > 0})
+    cs = sorted({c2 for p, c2 in proj.label_sets if p > 0})
+    keep = np.abs(np.log(proj.ratios)) > 0.04  # the threshold itself is off the scale
+    sizes = 12 + 60 * np.log(proj.ratios / proj.ratios.min()) / np.log(proj.ratios.max() / proj.ratios.min())
+    for l, (p, c2) in enumerate(proj.label_sets):
         if p == 0:
             continue
         ax.scatter(mean[0, keep], mean[l, keep], s=sizes[keep], marker=MARKERS[cs.index(c2) % len(MARKERS)],
@@ -88,35 +89,44 @@ def pareto(res: ProjectionResult):
     ax.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, label="no cost (y = x)")
     ax.set(xscale="log", yscale="log", xlabel="test error, real labels only",
            ylabel="test error, mixed labels",
-           title=f"Pareto picture, n = {res.n} (marker size: width m)")
+           title=f"Pareto picture, n = {proj.n} (marker size: width m)")
     ax.legend(fontsize=7)
     return fig
 
 
-def network_widths(res: NetworkResult):
+def network_widths(res: Result):
     """Test error on real labels against width, for each share p of teacher labels:
     mean over seeds and their range; the teacher's own error dashed."""
+    nets = res.networks
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for j, p in enumerate(res.fractions):
-        spread(ax, res.widths, res.errors[:, j].T, label=f"p = {p:g} teacher labels", marker="o",
+    for j, p in enumerate(nets.fractions):
+        spread(ax, nets.widths, nets.errors[:, j].T, label=f"p = {p:g} teacher labels", marker="o",
                quantiles=(0.0, 1.0))
-    ax.axhline(res.teacher_error, color="k", linestyle="--", linewidth=1, label="the teacher itself")
+    ax.axhline(nets.teacher_error, color="k", linestyle="--", linewidth=1, label="the teacher itself")
     ax.set(xscale="log", xlabel="hidden units", ylabel="test error on real labels",
-           title=f"Two-layer networks, {res.data.split(':')[0]}")
-    ax.set_xticks(res.widths, [str(w) for w in res.widths])
+           title=f"Two-layer networks, {nets.data.split(':')[0]}")
+    ax.set_xticks(nets.widths, [str(w) for w in nets.widths])
     ax.legend(fontsize=8)
     return fig
 
 
-def language_model_sizes(res: LanguageModelResult):
+def language_model_sizes(res: Result):
     """Test loss on real text against parameters, trained on real text only and on the
-    mix; the generator's own loss dashed."""
+    mix; the generator's own loss dashed (None where the language models did not run)."""
+    lms = res.language_models
+    if lms is None:
+        return None
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for j, p in enumerate(res.fractions):
+    for j, p in enumerate(lms.fractions):
         label = "real text only" if p == 0 else f"{p:.0%} synthetic blocks"
-        ax.plot(res.parameters, res.test_loss[j], marker="o", label=label)
-    ax.axhline(res.generator_loss, color="k", linestyle="--", linewidth=1, label="the generator itself")
+        ax.plot(lms.parameters, lms.test_loss[j], marker="o", label=label)
+    ax.axhline(lms.generator_loss, color="k", linestyle="--", linewidth=1, label="the generator itself")
     ax.set(xscale="log", xlabel="parameters", ylabel="test loss on real text (nats per token)",
            title="GPT-2 models of several sizes")
     ax.legend(fontsize=8)
     return fig
+
+
+#: Every figure of the chapter, by name (``figures/<name>.png``).
+FIGURES = {"double_descent": double_descent, "synthetic_excess": synthetic_excess, "pareto": pareto,
+           "network_widths": network_widths, "language_model_sizes": language_model_sizes}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.lm import PAPER, LMResult
+from ..experiments.lm import PAPER, Result
 from .style import spread
 
 
-def test_perplexity(res: LMResult, show_paper: bool = True):
+def test_perplexity(res: Result, show_paper: bool = True):
     """Test perplexity of every generation's model on the real test blocks, one panel per
     regime: mean over chains with the range over chains; the base model's zero-shot
     perplexity dotted; the paper's reported levels as a grey band."""
@@ -33,13 +33,21 @@ def test_perplexity(res: LMResult, show_paper: bool = True):
     return fig
 
 
-def data_perplexity(res: LMResult, regime: str = "replace", generations=None, bins: int = 40):
+def histogram_generations(last: int) -> list[int]:
+    """The generations a data histogram shows by default, of a run that ends at generation
+    ``last``: the first three, the later ones of the paper's figure (3, 5, 9) that come at
+    least two before the last (a neighbour of the last one would hide it), and the last."""
+    return sorted({g for g in PAPER["histogram_generations"] if g <= min(2, last) or g < last - 1} | {last})
+
+
+def data_perplexity(res: Result, regime: str = "replace", generations=None, bins: int = 40):
     """Histograms (log x-axis) of the perplexity of every training block of the chosen
-    generations, scored by generation 0's model (all chains pooled): generation 0's data
-    are real, later ones the previous model's continuations."""
+    generations (:func:`histogram_generations` when None), scored by generation 0's model
+    (all chains pooled): generation 0's data are real, later ones the previous model's
+    continuations."""
     r = res.regimes[regime]
     G = r.test_ppl.shape[0] - 1
-    gens = [g for g in (range(G + 1) if generations is None else generations) if g <= G]
+    gens = [g for g in (histogram_generations(G) if generations is None else generations) if g <= G]
     values = [r.data_ppl[g].ravel() for g in gens]
     lo = max(min(float(v.min()) for v in values), 1.0)
     hi = max(float(v.max()) for v in values)
@@ -57,3 +65,12 @@ def data_perplexity(res: LMResult, regime: str = "replace", generations=None, bi
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def data_perplexity_by_regime(res: Result) -> dict:
+    """:func:`data_perplexity` of every regime that ran, by regime."""
+    return {name: data_perplexity(res, name) for name in res.regimes}
+
+
+#: Every figure of the chapter, by the name the command line writes it under.
+FIGURES = {"test_perplexity": test_perplexity, "data_perplexity": data_perplexity_by_regime}

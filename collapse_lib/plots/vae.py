@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.vae import PAPER, VAEResult, effective_classes
+from ..experiments.vae import PAPER, Result
 from .style import spread
 
 POLICY_LABELS = {"replace": "replace (no real data)", "mix": "mix (10 % real)", "accumulate": "accumulate",
@@ -29,7 +29,7 @@ def tile(images: np.ndarray, side: int, cols: int = 8, pad: int = 1) -> np.ndarr
 SCHEME_LABELS = {"fresh": "fresh samples every batch", "fixed": "fixed set per generation"}
 
 
-def _label(name: str, res: VAEResult) -> str:
+def _label(name: str, res: Result) -> str:
     """A run's legend entry: its policy and, where the result holds both, its scheme."""
     p = res.policies[name]
     schemes = {q.synthetic for q in res.policies.values()}
@@ -37,7 +37,7 @@ def _label(name: str, res: VAEResult) -> str:
     return f"{label}, {SCHEME_LABELS.get(p.synthetic, p.synthetic)}" if len(schemes) > 1 else label
 
 
-def _style(name: str, res: VAEResult) -> dict:
+def _style(name: str, res: Result) -> dict:
     """Solid lines for the main scheme, dashed for the others; one colour per policy."""
     p = res.policies[name]
     main = next(iter(res.policies.values())).synthetic
@@ -45,7 +45,7 @@ def _style(name: str, res: VAEResult) -> dict:
     return {"color": f"C{policies.index(p.policy)}", "linestyle": "-" if p.synthetic == main else "--"}
 
 
-def latent_spread(res: VAEResult, show_paper: bool = True):
+def latent_spread(res: Result, show_paper: bool = True):
     """The paper's collapse measure per generation: mean and spread over chains."""
     g = res.generations
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -62,15 +62,15 @@ def latent_spread(res: VAEResult, show_paper: bool = True):
     return fig
 
 
-def class_balance(res: VAEResult):
+def class_balance(res: Result):
     """Effective number of digit classes (exp of the entropy of the predicted classes)
     and the class shares of the last generation."""
     g = res.generations
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for name, p in res.policies.items():
-        spread(axes[0], g, effective_classes(p.shares), label=_label(name, res), marker="o", quantiles=(0.0, 1.0),
+        spread(axes[0], g, p.effective, label=_label(name, res), marker="o", quantiles=(0.0, 1.0),
                **_style(name, res))
-    axes[0].axhline(float(effective_classes(res.real_shares)), color="0.5", linestyle=":", label="real data")
+    axes[0].axhline(res.real_effective, color="0.5", linestyle=":", label="real data")
     axes[0].set(xlabel="generation", ylabel="effective number of classes", title="Diversity of the digits drawn")
     axes[0].legend(fontsize=8)
     width = 0.8 / (len(res.policies) + 1)
@@ -85,7 +85,7 @@ def class_balance(res: VAEResult):
     return fig
 
 
-def sample_grids(res: VAEResult, policy: str, generations=None, images: int = 36):
+def sample_grids(res: Result, policy: str, generations=None, images: int = 36):
     """Images of chain 0, one panel per generation, with real images first."""
     p = res.policies[policy]
     gens = list(res.generations if generations is None else generations)
@@ -98,3 +98,12 @@ def sample_grids(res: VAEResult, policy: str, generations=None, images: int = 36
     fig.suptitle(f"Samples, {_label(policy, res)} (chain 0)")
     fig.tight_layout()
     return fig
+
+
+def samples(res: Result) -> dict:
+    """:func:`sample_grids` of every run, by its name."""
+    return {name: sample_grids(res, name) for name in res.policies}
+
+
+#: Every figure of the chapter by name (``samples`` gives one per run: ``samples_replace``, ...).
+FIGURES = {"latent_spread": latent_spread, "class_balance": class_balance, "samples": samples}

@@ -161,14 +161,15 @@ TOY = {
                 grid_images=16, classifier_epochs=1, classifier_hidden=32),
     "lm": dict(model="{model}", block_size=16, train_blocks=24, test_blocks=24, generations=2, chains=2,
                epochs_replace=1, epochs_mix=2, batch_size=8, lr=1e-3, num_beams=2, generate_batch_size=24,
-               eval_batch_size=24, histogram_generations=[0, 1, 2], cpu_threads=1),
+               eval_batch_size=24),
     "mixing": dict(generations=10, gaussian_chains=50, sandwich_chains=50, linreg_chains=50, strong_chains=20,
-                   strong_sizes=[32, 100, 1000], neural_fractions=[0.0, 0.5], neural_chains=1, neural_generations=1,
-                   neural_samples=256, neural_epochs=1, neural_hidden=8, neural_latent=4, neural_batch_size=64,
-                   neural_eval_samples=64, neural_classifier_epochs=1, neural_classifier_hidden=32),
-    "larger": dict(n=40, d=60, seeds=4, chunk=2, theory_seeds=4, threads=1, widths=[8, 16], net_seeds=1,
-                   net_train=300, teacher_train=100, steps=20, lm_sizes=[[1, 16], [1, 32]], lm_blocks=64,
-                   lm_test_blocks=32, lm_block_size=16, lm_vocab=300, lm_epochs=1, lm_batch=16),
+                   strong_sizes=[32, 100, 1000], neural_fractions=[0.0, 0.5],
+                   neural=dict(chains=1, generations=1, samples=256, epochs=1, hidden=8, latent=4, batch_size=64,
+                               eval_samples=64, classifier_epochs=1, classifier_hidden=32)),
+    "larger": dict(n=40, d=60, seeds=4, chunk=2, theory_seeds=4, widths=[8, 16], net_seeds=1, net_train=300,
+                   teacher_train=100, steps=20,
+                   language_models=dict(sizes=[[1, 16], [1, 32]], blocks=64, test_blocks=32, block_size=16, vocab=300,
+                                        epochs=1, batch=16)),
 }
 
 

@@ -1,0 +1,203 @@
+"""Chapter 5, mixing real data: what the papers reported, the chapter's numbers and the
+statements the chapter makes about its run (:func:`summary`, :func:`claims`).
+
+The papers are Gerstgrasser et al., "Is Model Collapse Inevitable?" (COLM 2024), Dohmatob,
+Feng and Kempe, "Model Collapse Demystified" (NeurIPS 2024), Dohmatob, Feng, Subramonian
+and Kempe, "Strong Model Collapse" (ICLR 2025), and Shumailov et al. (Nature 631:755, 2024).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..claims import Claim, claim
+from ..theory import linreg as lr_theory
+
+if TYPE_CHECKING:
+    from .mixing import Config, FamilyPolicies, NeuralResult, Result, StrongResult
+
+#: What the papers reported (for the chapter's comparison table).
+PAPER = {
+    # Gerstgrasser et al., Theorem 2, with d = 10, T = 111, sigma^2 = 1: e_1 = 0.1
+    "replace_per_fit": 0.1,
+    "accumulate_bound": float(np.pi**2 / 6 * 0.1),
+    # Dohmatob et al., Strong Model Collapse: the floor p^2 c^2; "as little as 1 %"
+    # (arXiv v2) or "1 per 1000" (ICLR version) of synthetic data shows it
+    "strong_smallest_fraction": 0.01,
+}
+
+
+def standard_error(values: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over chains (the last axis)."""
+    values = np.asarray(values, float)
+    return values.std(axis=-1, ddof=1) / np.sqrt(values.shape[-1])
+
+
+def summary(res: Result) -> dict:
+    """The chapter's numbers, as JSON-ready values (what the CLI writes)."""
+    cfg, lin, strong, neural = res.cfg, res.linreg, res.strong, res.neural
+    e1 = float(lr_theory.one_fit_error(cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise))
+    out = {
+        "generations": cfg.generations,
+        "gaussian": res.tables["gaussian"],
+        "sandwich": res.tables["sandwich"],
+        "linreg": {
+            **res.tables["linreg"],
+            "one_fit_error": e1,
+            "accumulate_bound": lr_theory.accumulate_bound(cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise),
+        },
+        "strong": {"sizes": strong.sizes.tolist(), "quality": strong.quality},
+    }
+    if "replace" in lin.metric:
+        out["linreg"]["replace_growth_per_generation"] = float(
+            np.polyfit(lin.generations, lin.metric["replace"].mean(axis=1), 1)[0])
+    for p in strong.fractions:
+        out["strong"][f"p={p:g}"] = {
+            "mean_error": strong.errors[p].mean(axis=1).tolist(),
+            "se": standard_error(strong.errors[p]).tolist(),
+            "theory": strong.theory[p].tolist(),
+            "floor": strong.floors[p],
+            "error_at_largest_n": float(strong.errors[p][-1].mean()),
+        }
+    if neural is not None:
+        out["neural"] = {"data": neural.data, "real_latent_std": neural.real_spread.tolist()}
+        for f, r in neural.runs.items():
+            out["neural"][f"real share {f:g}"] = {
+                "latent_std_mean": r.spread.mean(1).tolist(),
+                "ratio_last_to_first": float(r.ratio.mean()),
+                "effective_classes_mean": r.effective.mean(1).tolist(),
+            }
+    out["claims"] = [c.as_dict() for c in claims(res).values()]
+    return out
+
+
+# ------------------------------------------------------------------------ claims
+Z = 5.0  # standard errors allowed between a simulated mean and its closed form (P(fail) < 1e-6)
+
+
+def _closer(res: FamilyPolicies, a: str, b: str) -> bool:
+    """Whether policy ``a`` ends closer to the truth than ``b`` (more answers for the sandwich)."""
+    fa, fb = res.metric[a][-1].mean(), res.metric[b][-1].mean()
+    return fa > fb if res.metric_name == "answers still given" else fa < fb
+
+
+def _policy_claims(gauss: FamilyPolicies, sand: FamilyPolicies, lin: FamilyPolicies,
+                   cfg: Config) -> dict[str, Claim]:
+    """What the chapter says about the four policies, checked on the run."""
+    out = {}
+    fams = (gauss, sand, lin)
+    fin = lambda r, k: float(r.metric[k][-1].mean())  # noqa: E731
+    first = lambda r, k: float(r.metric[k][0].mean())  # noqa: E731
+    if "replace" in lin.metric:
+        out["replace_drifts"] = claim(
+            "Under replace every family drifts away from the truth: the Gaussian's distance grows, "
+            "the survey loses answers, the regression error grows",
+            fin(gauss, "replace") > first(gauss, "replace") and fin(sand, "replace") < first(sand, "replace")
+            and fin(lin, "replace") > first(lin, "replace"),
+            "; ".join(f"{r.family}: {first(r, 'replace'):.3g} -> {fin(r, 'replace'):.3g}" for r in fams))
+        m, th = lin.metric["replace"][-1], lin.theory["replace"][-1]
+        se = float(standard_error(m))
+        out["replace_follows_theory"] = claim(
+            f"The regression error under replace follows (g+1) e_1 (within {Z:g} standard errors)",
+            abs(m.mean() - th) <= Z * se,
+            f"generation {cfg.generations}: {m.mean():.4f} +- {se:.4f} vs {th:.4f}")
+        kept = [k for k in ("accumulate", "mix", "fresh") if k in lin.metric]
+        out["real_data_closer"] = claim(
+            "Every policy that keeps real data ends closer to the truth than replace, in every family",
+            all(_closer(r, k, "replace") for r in fams for k in kept),
+            "; ".join(f"{r.family}: " + ", ".join(f"{k} {fin(r, k):.3g}" for k in ("replace", *kept))
+                      for r in fams))
+    if "accumulate" in lin.metric:
+        bound = lr_theory.accumulate_bound(cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise)
+        means = lin.metric["accumulate"].mean(axis=1)
+        m, th = lin.metric["accumulate"][-1], lin.theory["accumulate"][-1]
+        out["accumulate_bounded"] = claim(
+            "Accumulate stays below pi^2/6 of one fit's error at every generation, and on its exact "
+            f"closed form (within {Z:g} standard errors)",
+            means.max() < bound and abs(m.mean() - th) <= Z * standard_error(m),
+            f"largest mean {means.max():.4f} (generation {int(means.argmax())}) < pi^2/6 e_1 = {bound:.4f}; "
+            f"final {m.mean():.4f} +- {standard_error(m):.4f} vs {th:.4f}")
+    if {"accumulate", "replace"} <= set(lin.metric) and {"mix", "fresh"} & set(lin.metric):
+        between = [k for k in ("mix", "fresh") if k in lin.metric]
+        out["fixed_share_between"] = claim(
+            f"A fixed real share ({cfg.real_fraction:.0%}) stops the drift at a level between "
+            "accumulate and replace (Gaussian and regression)",
+            all(_closer(r, "accumulate", k) and _closer(r, k, "replace") for r in (gauss, lin) for k in between),
+            "; ".join(f"{r.family}: " + ", ".join(f"{k} {fin(r, k):.3g}" for k in ("accumulate", *between, "replace"))
+                      for r in (gauss, lin)))
+    return out
+
+
+def _strong_claims(strong: StrongResult) -> dict[str, Claim]:
+    """What the chapter says about strong model collapse, checked on the run."""
+    out = {}
+    n = strong.sizes
+    ok = []
+    for p in strong.fractions:
+        m, th, se = strong.errors[p].mean(axis=1), strong.theory[p], standard_error(strong.errors[p])
+        ok.append(bool(np.all(np.abs(m - th) <= Z * se)))
+    out["strong_follows_exact"] = claim(
+        f"The simulation follows the exact expectation at every n and p (within {Z:g} standard errors)",
+        all(ok),
+        f"{len(strong.fractions)} fractions x {n.size} sizes, {strong.errors[strong.fractions[0]].shape[1]} chains")
+    if 0.0 in strong.errors:
+        e0 = strong.errors[0.0].mean(axis=1)
+        out["strong_real_labels_keep_falling"] = claim(
+            "With real labels only the error keeps falling like sigma^2 d / n",
+            bool(np.all(np.diff(e0) < 0)) and e0[-1] < 1e-3 * e0[0],
+            f"{e0[0]:.2e} at n = {n[0]:,} -> {e0[-1]:.2e} at n = {n[-1]:,}")
+    for p in strong.fractions:
+        floor = strong.floors[p]
+        if p == 0 or strong.noise**2 * strong.dim / n[-1] > floor / 5:
+            continue  # the floor is not reached within the sizes run
+        e = strong.errors[p].mean(axis=1)
+        out[f"strong_floor_{p:g}".replace(".", "_")] = claim(
+            f"With p = {p:g} the error stops at the floor p^2 c^2 however large n grows",
+            abs(e[-1] / floor - 1) < 0.25,
+            f"{e[-1]:.3g} at n = {n[-1]:,}, floor {floor:.3g}")
+    i = int(np.argmin(np.abs(np.log(n / 1000.0))))
+    big = max(strong.fractions)
+    if big > 0 and 0.5 < n[i] / 1000 < 2:
+        m, se = float(strong.errors[big][i].mean()), float(standard_error(strong.errors[big][i]))
+        exact, first = float(strong.theory[big][i]), float(strong.asymptotic[big][i])
+        out["strong_first_order_term"] = claim(
+            f"At n = {n[i]:,} the error with p = {big:g} is measurably above sigma^2 d/n + p^2 c^2: "
+            "the term p(1-p)(d+1) c^2/n counts",
+            abs(m - exact) < abs(m - first) and abs(m - first) > 3 * se,
+            f"simulation {m:.5f} +- {se:.5f}; exact {exact:.5f}; sigma^2 d/n + p^2 c^2 = {first:.5f}")
+    return out
+
+
+def _neural_claims(neural: NeuralResult | None) -> dict[str, Claim]:
+    """What the chapter says about the VAE with real images kept, checked on the run."""
+    if neural is None or 0.0 not in neural.runs:
+        return {}
+    out = {}
+    rep = neural.runs[0.0]
+    ratio = rep.ratio
+    eff0 = rep.effective.mean(1)
+    out["neural_replace_falls"] = claim(
+        "Without real data the latent spread falls in every chain and the classes thin out",
+        bool(np.all(ratio < 1)) and eff0[-1] < eff0[0],
+        f"latent std ratio last/first {np.round(ratio, 3).tolist()}; effective classes "
+        f"{eff0[0]:.2f} -> {eff0[-1]:.2f}")
+    f = max(neural.fractions)
+    if f > 0:
+        run = neural.runs[f]
+        r = run.ratio.mean()
+        eff = run.effective.mean(1)
+        out["neural_real_share_helps"] = claim(
+            f"With {f:.0%} real images each generation loses less: the latent spread and the class "
+            "balance stay closer to generation 0 than without real data",
+            r > ratio.mean() and eff[-1] > eff0[-1],
+            f"latent std ratio {r:.3f} vs {ratio.mean():.3f}; effective classes {eff[-1]:.2f} vs "
+            f"{eff0[-1]:.2f} at generation {run.spread.shape[0] - 1}")
+    return out
+
+
+def claims(res: Result) -> dict[str, Claim]:
+    """Every statement the chapter makes about its run, with the numbers behind it, by key
+    (the keys of strong collapse start with ``strong_``, those of the VAE with ``neural_``)."""
+    return {**_policy_claims(res.gaussian, res.sandwich, res.linreg, res.cfg), **_strong_claims(res.strong),
+            **_neural_claims(res.neural)}
