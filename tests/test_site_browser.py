@@ -24,29 +24,23 @@ under CI (``CI=true``), where it fails: CI installs them through ``scripts/setup
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import mimetypes
 import os
 import re
 import shutil
 import sys
-import threading
+import time
+import unicodedata
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
+from book_site import AXE, CHROMIUM, LAUNCH_ARGS, MATH_JS, PAGE_TIMEOUT_MS, missing, route, serve  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("COLLAPSE_CHROMIUM", "/usr/bin/chromium"))
-#: the copies scripts/setup.sh installs into the active environment (.venv, or .venv-latest for the canary)
-VENV = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv"))
-MATHJAX = VENV / "mathjax" / "node_modules" / "mathjax"
-AXE = VENV / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 #: the rules every page must pass: WCAG 2.0 and 2.1, levels A and AA
 AXE_JS = """async () => {
   const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
@@ -56,10 +50,6 @@ AXE_JS = """async () => {
 #: the page has settled: Font Awesome has replaced its icons and accessibility.js has mended them
 SETTLED_JS = "() => !document.querySelector('button[aria-label] svg title, button[aria-label] i.fa-solid')"
 ARTIFACTS = ROOT / "test-artifacts" / "site-browser"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGE_TIMEOUT_MS = 60_000
-
 #: Script errors of the theme itself, not of the book: sphinx-book-theme 1.x declares
 #: the Thebe launcher's ``const THEBE_JS_URL`` in two script tags on every page. They are
 #: reported in the JSON report and do not fail the test; any other script error does.
@@ -87,18 +77,6 @@ TEXT_JS = """() => {
 IMAGES_JS = """() => Array.from(document.querySelectorAll('main img')).map(img => ({
   src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth}))"""
 
-MATH_JS = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  const math = Array.from(document.querySelectorAll('main .math'));
-  return {
-    mathjax: !!(window.MathJax && MathJax.version), version: window.MathJax ? (MathJax.version || null) : null,
-    elements: math.length,
-    rendered: math.filter(e => e.querySelector('mjx-container')).length,
-    errors: document.querySelectorAll('main mjx-merror').length,
-  };
-}"""
-
-
 def _unavailable(reason: str):
     if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} (CI installs it with bash scripts/setup.sh)")
@@ -109,16 +87,13 @@ def _unavailable(reason: str):
 def browser():
     """Headless Debian Chromium, or a skip (a failure under CI) saying what is missing.
     Session-scoped so that it is set up, and skips, before the session's book build."""
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: run bash scripts/setup.sh as root to install Debian's chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the Python package playwright is not installed: run bash scripts/setup.sh")
-    if not (MATHJAX / "es5" / "tex-mml-chtml.js").exists():
-        _unavailable(f"no local MathJax 3 at {MATHJAX}: run bash scripts/setup.sh (it installs it with npm)")
-    if not AXE.exists():
-        _unavailable(f"no local axe-core at {AXE}: run bash scripts/setup.sh (it installs it with npm)")
+    reason = missing()
+    if reason is None and not AXE.exists():
+        reason = f"no local axe-core at {AXE}: run bash scripts/setup.sh (it installs it with npm)"
+    if reason:
+        _unavailable(reason)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
         try:
@@ -132,35 +107,8 @@ def site(built_book):
     """The built HTML served on a free localhost port; yields the base URL."""
     if not built_book.ok:
         pytest.fail(f"the book build failed (exit {built_book.returncode}); see test_book_builds_strictly")
-    handler = functools.partial(_QuietHandler, directory=str(built_book.html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep the test log readable
-        pass
-
-
-def _route(route):
-    """Serve MathJax 3 from the local copy; abort anything else that leaves localhost."""
-    url = urlparse(route.request.url)
-    if url.hostname in ("127.0.0.1", "localhost"):
-        return route.continue_()
-    m = re.search(r"/mathjax@3[^/]*/(.*)$", url.path)
-    if m:
-        path = (MATHJAX / unquote(m.group(1))).resolve()
-        if path.is_file() and MATHJAX.resolve() in path.parents:
-            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return route.fulfill(status=200, body=path.read_bytes(), content_type=ctype)
-        return route.fulfill(status=404, body=b"")
-    return route.abort()
+    with serve(built_book.html) as base:
+        yield base
 
 
 def _colab_target(href: str) -> str:
@@ -181,7 +129,7 @@ def test_every_page_as_a_reader_sees_it(browser, site):
     ARTIFACTS.mkdir(parents=True)
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", _route)
+    context.route("**/*", route)
     report, problems = [], []
     try:
         for entry in pages:
@@ -294,3 +242,41 @@ def _dark_mode_problems(context, site) -> list[str]:
         return [f"{entry}.html: in dark mode the first figure is not legible (90th percentile of brightness "
                 f"{light:.0f}, 1st percentile {dark:.0f}; wanted >= 150 and <= 90)"]
     return []
+
+
+@pytest.mark.slow
+def test_the_book_prints_to_one_pdf(browser, site, tmp_path):
+    """``scripts/book_pdf.py`` on the session's site: a contents page, then every page of the
+    table of contents with its title, a bookmark each; every chapter with a figure and no
+    raw TeX (MathJax rendered before printing)."""
+    import book_pdf
+    from pypdf import PdfReader
+
+    out = tmp_path / "book.pdf"
+    start = time.perf_counter()
+    sections = book_pdf.write_pdf(browser, site, book_config.toc_files(), out, "Model Collapse, executed")
+    seconds = time.perf_counter() - start
+    reader = PdfReader(out)
+    # ligatures as letters; a title wrapped over two lines as one
+    text = [" ".join(unicodedata.normalize("NFKC", p.extract_text() or "").split()) for p in reader.pages]
+    print(f"\nbook.pdf: {len(reader.pages)} pages, {out.stat().st_size / 1e6:.1f} MB, printed in {seconds:.1f} s")
+    assert [s.entry for s in sections] == book_config.toc_files()
+    assert len(reader.pages) == 1 + sum(s.pages for s in sections)
+    assert [o.title for o in reader.outline] == [s.title for s in sections]
+    contents = text[0]
+    chapters = {f"book/{md.stem}" for md in book_config.chapter_sources()}
+    problems = []
+    for s in sections:
+        title = " ".join(unicodedata.normalize("NFKC", s.title).split())
+        body = " ".join(text[s.first_page: s.first_page + s.pages])
+        if not title or title not in text[s.first_page]:
+            problems.append(f"{s.entry}: its title {title!r} is not on its first page")
+        if f"{title} {s.first_page + 1}" not in contents:
+            problems.append(f"{s.entry}: the contents do not give {title!r} on page {s.first_page + 1}")
+        if s.entry in chapters:
+            if not sum(len(reader.pages[i].images) for i in range(s.first_page, s.first_page + s.pages)):
+                problems.append(f"{s.entry}: no figure in the PDF")
+            raw_tex = (re.compile(r"\$[^$]{1,80}\$"), RAW_MYST["unrendered math"])
+            for raw in (hit for pattern in raw_tex for hit in pattern.finditer(body)):
+                problems.append(f"{s.entry}: raw TeX in the PDF: {raw.group(0)!r}")
+    assert not problems, "\n".join(problems)

@@ -1,7 +1,24 @@
-"""Shared drawing helpers: the spread over chains (seeds) drawn around a central line."""
+"""Shared drawing helpers: the colours of every figure, and the spread over chains
+(seeds) drawn around a central line."""
 from __future__ import annotations
 
 import numpy as np
+
+#: Okabe and Ito's palette ("Color Universal Design", 2002), which stays distinguishable
+#: under the common colour-vision deficiencies, ordered as matplotlib's default cycle
+#: names its colours (blue, orange, green, red, purple, ...), so that a figure's
+#: description can keep naming them: blue, orange, bluish green, vermillion, reddish
+#: purple, sky blue, yellow, black.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def use_colour_blind_cycle() -> None:
+    """Make :data:`OKABE_ITO` matplotlib's colour cycle (``C0``, ``C1``, ... and every line
+    without a colour of its own)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=list(OKABE_ITO))
 
 
 def spread(ax, x, values, label=None, color=None, center="mean", quantiles=(0.1, 0.9), **kw):
