@@ -18,15 +18,16 @@ chains (:func:`chain_ranks`, :class:`ChainSplit`). Every rank of the unit runs t
 loop and draws every chain's random numbers, which cost nothing; only the expensive
 work of a chain (fitting it, sampling from its model, scoring it) is done by the ranks
 the chain is dealt to, and its results are gathered by all the unit's ranks before the
-loop goes on. A chain computed by one rank gets exactly the numbers of one process.
+loop goes on. A chain computed by one rank gets exactly the numbers of one process. The
+family knows nothing of ranks: it fits, samples and scores every chain through per-chain
+operations, and :func:`shared` wraps it so that, inside a split unit, its ``fit``,
+``sample`` and scores run this rank's chains and gather the others'.
 Chains left over when the ranks outnumber them (two chains on four ranks, or the fifth
 chain on four) run on a data-parallel :class:`Group` of ranks: they hold the same model,
 split each optimizer step's micro-batches and each generation's continuations between
 them, and sum the gradients and gather the continuations. Those numbers are those of
 one process up to the order of floating-point sums (and the dropout masks of a model
-with dropout, which come from each rank's own stream). The code inside a unit asks
-:func:`chain_split` which chains are its own; :func:`for_each_chain` is the loop over
-chains that does this.
+with dropout, which come from each rank's own stream).
 
 The VAE chapter's chains are not shared out (``map_units`` without ``chains``): they
 train together in one vectorised loop, which costs about one chain's time, and a loop
@@ -43,6 +44,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -171,17 +174,6 @@ def chain_split() -> ChainSplit | None:
     return _SPLIT.get()
 
 
-def chain_share(chains: int) -> ChainSplit:
-    """The split of the unit being computed, checked against its ``chains``, or
-    :meth:`ChainSplit.alone` outside a split unit: the one loop over this rank's chains
-    serves both."""
-    split = chain_split()
-    if split is None:
-        return ChainSplit.alone(chains)
-    split.check(chains)
-    return split
-
-
 @contextmanager
 def splitting(split: ChainSplit | None):
     """Run the block with ``split`` as the unit's :func:`chain_split` (in this thread)."""
@@ -192,12 +184,85 @@ def splitting(split: ChainSplit | None):
         _SPLIT.reset(token)
 
 
-def for_each_chain(fn: Callable[[int], U], chains: int) -> list[U]:
-    """``[fn(c) for c in range(chains)]``, where, inside a split unit, each chain's ``fn``
-    runs on the rank that leads it and the results are gathered on every rank."""
-    split = chain_share(chains)
-    merged = split.collect({c: fn(c) for c in split.mine() if split.leads(c)})
-    return [merged[c] for c in range(chains)]
+class Shared:
+    """A family whose chains are shared out among the ranks of the unit being computed
+    (:func:`shared`); every other attribute is the family's.
+
+    The family provides per-chain operations (those of
+    :class:`collapse_lib.families.lm.LMFamily`): ``fit_chain(data, c, group, save)`` and
+    ``join_params(rows)``; ``draw_prompts(chains, n, rng)``, the random numbers of every
+    chain drawn at once, and ``sample_chain(params, c, row)`` on a chain's row of them or a
+    share of it; ``perplexity(params, c, blocks)`` and ``sequence_perplexity(params, c,
+    blocks)``. Every rank draws every chain's numbers as one process does, so a chain
+    computed here gets exactly one process's numbers."""
+
+    def __init__(self, family, split: ChainSplit | None = None):
+        self.family, self.split = family, split  # None: every chain on this rank
+
+    def __getattr__(self, name):
+        return getattr(self.family, name)
+
+    @property
+    def ranks(self) -> int:
+        """Processes that compute the unit."""
+        return 1 if self.split is None else self.split.unit.size
+
+    def _share(self, chains: int) -> ChainSplit:
+        if self.split is None:
+            return ChainSplit.alone(chains)
+        self.split.check(chains)
+        return self.split
+
+    def fit(self, data):
+        """Every chain's parameters: this rank fits its chains (a leftover one data-parallel
+        with its group), and the leaders' results are gathered."""
+        split, done = self._share(data.chains), {}
+        for c in split.mine():
+            # the ranks of a data-parallel group hold the same weights: the first writes them
+            row = self.family.fit_chain(data, c, split.group(c), save=split.leads(c))
+            if split.leads(c):
+                done[c] = row
+        done = split.collect(done)  # after it, every chain's checkpoint is on disk
+        return self.family.join_params([done[c] for c in range(data.chains)])
+
+    def sample(self, params, n: int, rng):
+        """Every chain's samples: the prompts of all chains drawn here as in one process,
+        this rank's chains continued (a data-parallel chain's share of its prompts), and
+        every continuation gathered."""
+        idx = self.family.draw_prompts(params.chains, n, rng)
+        split, parts = self._share(params.chains), {}
+        for c in split.mine():
+            group = split.group(c)
+            share = slice(0, n) if group is None else group.shard(n)
+            parts[c, share.start] = self.family.sample_chain(params, c, idx[c, share])
+        parts = split.collect(parts)
+        width = self.family.block_size
+        return self.family.summarize(np.stack([
+            np.concatenate([np.asarray(parts[k]).reshape(-1, width) for k in sorted(k for k in parts if k[0] == c)])
+            for c in range(params.chains)]))
+
+    def each(self, fn: Callable[[int], U], chains: int) -> list[U]:
+        """``[fn(c) for c in range(chains)]``, each chain's ``fn`` run by the rank that leads
+        it and the results gathered on every rank."""
+        split = self._share(chains)
+        merged = split.collect({c: fn(c) for c in split.mine() if split.leads(c)})
+        return [merged[c] for c in range(chains)]
+
+    def perplexities(self, params, blocks):
+        """(C,) every chain's perplexity of ``blocks``, each computed by its leading rank."""
+        return np.array(self.each(lambda c: self.family.perplexity(params, c, blocks), params.chains))
+
+    def sequence_perplexities(self, params, tokens):
+        """(C, n) every chain's per-block perplexities of ``tokens[c]``, each computed by its
+        leading rank."""
+        return np.stack(self.each(lambda c: self.family.sequence_perplexity(params, c, tokens[c]), params.chains))
+
+
+def shared(family) -> Shared:
+    """``family`` with its chains shared out among the ranks of the unit being computed
+    (:func:`chain_split`, set by :func:`map_units`); outside a split unit (one process, or
+    a unit on one rank) every chain runs here, through the same per-chain operations."""
+    return Shared(family, chain_split())
 
 
 def unit_ranks(units: int, size: int) -> list[list[int]]:

@@ -66,8 +66,9 @@ def test_chains_are_dealt_in_whole_rounds_and_leftovers_run_data_parallel():
 
 def test_a_split_unit_computes_each_chain_once():
     """Three chains on two ranks (threads): each chain's result comes from the rank that
-    leads it, on both ranks."""
-    from collapse_lib.distributed import chain_split, for_each_chain
+    leads it, on both ranks; the wrapped family's per-chain operations run only on the
+    ranks the chain is dealt to, and outside a split unit every chain runs here."""
+    from collapse_lib.distributed import chain_split, shared
     from collapse_lib.testing.ranks import run_ranks, thread_splits
 
     calls = []
@@ -76,14 +77,79 @@ def test_a_split_unit_computes_each_chain_once():
         split = chain_split()
         assert split.mine() == ([0, 2] if r == 0 else [1, 2]) and split.leads(2) == (r == 0)
         assert (split.group(2).rank, split.group(2).size, split.group(0 if r == 0 else 1)) == (r, 2, None)
-        out = for_each_chain(lambda c: calls.append((c, r)) or (c, r), 3)
+        out = shared(object()).each(lambda c: calls.append((c, r)) or (c, r), 3)
         with pytest.raises(ValueError, match=r"chains=4 is not allowed here: the unit was split for 3 chains"):
             split.check(4)
         return out
 
     assert run_ranks(rank, thread_splits(3, 2)) == [[(0, 0), (1, 1), (2, 0)]] * 2
     assert sorted(calls) == [(0, 0), (1, 1), (2, 0)]
-    assert for_each_chain(lambda c: c * 10, 3) == [0, 10, 20]  # outside a split unit
+    alone = shared(object())
+    assert alone.each(lambda c: c * 10, 3) == [0, 10, 20] and alone.ranks == 1  # outside a split unit
+
+
+class CountingFamily:
+    """Per-chain operations that record which rank ran them: a chain's parameter is its
+    number plus 10 times the number of data points, its samples the prompts it was given."""
+
+    Data = Params = None
+
+    def __init__(self):
+        self.fitted, self.groups = [], {}
+
+    def fit_chain(self, data, c, group=None, save=True):
+        self.fitted.append(c)
+        self.groups[c] = None if group is None else (group.rank, group.size, save)
+        return c + 10 * data.shape[1]
+
+    @staticmethod
+    def join_params(rows):
+        return np.array(rows)
+
+    def draw_prompts(self, chains, n, rng):
+        return np.argsort(rng.random((chains, 7)), axis=1)[:, :n]
+
+    block_size = 1
+
+    def sample_chain(self, params, c, prompts):
+        return np.asarray(prompts)[:, None] + 100 * c
+
+    def summarize(self, points):
+        return points
+
+
+class Chains(np.ndarray):
+    @property
+    def chains(self):
+        return self.shape[0]
+
+
+def test_shared_family_fits_and_samples_every_chain_with_the_draws_of_one_process():
+    """Three chains on two ranks (threads): chains 0 and 1 one a rank, chain 2 data-parallel
+    (its fit sees the group, its prompts are shared out); every rank ends with every chain's
+    parameters and samples, and the samples use the prompts one process draws."""
+    from collapse_lib.distributed import shared
+    from collapse_lib.testing.ranks import run_ranks, thread_splits
+
+    data = np.zeros((3, 5)).view(Chains)
+    fams = [CountingFamily() for _ in range(2)]
+
+    def rank(r):
+        fam = shared(fams[r])
+        params = fam.fit(data).view(Chains)
+        return params, fam.sample(params, 5, np.random.default_rng(1))
+
+    one = shared(CountingFamily())
+    want_params = one.fit(data).view(Chains)
+    want = one.sample(want_params, 5, np.random.default_rng(1))
+    idx = np.argsort(np.random.default_rng(1).random((3, 7)), axis=1)[:, :5]
+    np.testing.assert_array_equal(want[..., 0], idx + 100 * np.arange(3)[:, None])
+    for params, samples in run_ranks(rank, thread_splits(3, 2)):
+        np.testing.assert_array_equal(params, [50, 51, 52])
+        np.testing.assert_array_equal(samples, want)
+    assert [f.fitted for f in fams] == [[0, 2], [1, 2]]
+    # chain 2 runs data-parallel on both ranks, and only its first rank saves it
+    assert [f.groups for f in fams] == [{0: None, 2: (0, 2, True)}, {1: None, 2: (1, 2, False)}]
 
 
 def test_a_group_shares_out_every_item_once():

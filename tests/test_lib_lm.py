@@ -621,7 +621,7 @@ def test_a_split_unit_gets_the_numbers_of_one_process(tok, blocks, tmp_path):
     alone (fp_bounds.loss_sum_rtol); a lost share of a batch or of the continuations
     changes the loss by percents and the blocks entirely."""
     from collapse_lib import RunStore
-    from collapse_lib.distributed import chain_ranks
+    from collapse_lib.distributed import chain_ranks, shared
     from collapse_lib.testing.ranks import run_ranks, thread_splits
 
     rec = lambda p, d, t: {"loss": p.loss, "key": p.key, "tokens": d.tokens}  # noqa: E731
@@ -641,8 +641,10 @@ def test_a_split_unit_gets_the_numbers_of_one_process(tok, blocks, tmp_path):
     # the ranks' base models are made here: torch's global generator (which initialises
     # them) is shared by threads, not by processes
     fams = [float64_family(tmp_path / "split") for _ in splits]
-    ranks = run_ranks(lambda r: run(fams[r], tmp_path / "split"), splits)
+    # the family knows nothing of ranks: shared() gives it this rank's chains
+    ranks = run_ranks(lambda r: run(shared(fams[r]), tmp_path / "split"), splits)
     for h, fam in ranks:
+        assert fam.ranks == 2
         np.testing.assert_array_equal(h["tokens"], one["tokens"])
         np.testing.assert_array_equal(h["key"], one["key"])
         np.testing.assert_array_equal(h["loss"][:, :2], one["loss"][:, :2])
@@ -658,4 +660,5 @@ def test_a_split_unit_gets_the_numbers_of_one_process(tok, blocks, tmp_path):
     # one gather of the fits and one of the continuations a generation (three fits, two samplings)
     assert splits[0].unit.group.calls == [5, 5]
     with pytest.raises(ValueError, match=r"chains=2 is not allowed here: the unit was split for 3 chains"):
-        run_ranks(lambda r: fams[r].fit(TokenBlocks(np.repeat(blocks[None, :12], 2, axis=0))), thread_splits(3, 2))
+        run_ranks(lambda r: shared(fams[r]).fit(TokenBlocks(np.repeat(blocks[None, :12], 2, axis=0))),
+                  thread_splits(3, 2))

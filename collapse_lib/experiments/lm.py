@@ -318,7 +318,7 @@ def family(cfg: Config, setup: LMSetup, regime: str, checkpoint_dir, run: protoc
 def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | None = None, *,
                callback=None) -> RegimeResult:
     """The engine's run of one regime, every generation stored (a rerun resumes)."""
-    from ..distributed import chain_share, for_each_chain
+    from ..distributed import shared
 
     check_choice("regime", regime, REGIMES)
     run = run or protocol.Run()
@@ -326,7 +326,8 @@ def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | Non
     with ExitStack() as stack:
         # the models live in the run store, or, without one, in a folder of this call
         models = store.root / "models" if store else Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        fam = family(cfg, setup, regime, models, run)
+        # under torchrun, the ranks of a regime share out its chains (fit, sample, scores)
+        fam = shared(family(cfg, setup, regime, models, run))
         first: dict[str, LMParams] = {}
 
         def gen0() -> LMParams:
@@ -337,12 +338,9 @@ def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | Non
         def record(params: LMParams, train, t: int) -> dict:
             if t == 0:
                 first["p"] = params
-            # inside a split unit (torchrun), each chain is scored by the rank that leads it
-            test = for_each_chain(lambda c: fam.perplexity(params, c, setup.test_blocks), params.chains)
-            data = for_each_chain(lambda c: fam.sequence_perplexity(gen0(), c, train.tokens[c]), params.chains)
             return {
-                "test_ppl": np.array(test),
-                "data_ppl": np.stack(data),
+                "test_ppl": fam.perplexities(params, setup.test_blocks),
+                "data_ppl": fam.sequence_perplexities(gen0(), train.tokens),
                 "loss": params.loss, "tokens_per_s": params.tokens_per_s, "mfu": params.mfu,
                 "example": train.tokens[0, -1],
             }
@@ -360,10 +358,9 @@ def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | Non
                                      seed=cfg.seed, record=record, store=store, callback=after, progress=run.progress,
                                      desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
     gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
-    ranks = chain_share(cfg.chains).unit.size
     return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
                         h["mfu"], h["example"], float(np.mean(gen_tps)) if gen_tps else float("nan"),
-                        h.resumed_from, regime_label(regime, cfg.real_fraction), ranks)
+                        h.resumed_from, regime_label(regime, cfg.real_fraction), fam.ranks)
 
 
 def run(cfg: Config, run: protocol.Run | None = None, *, setup: LMSetup | None = None) -> Result:

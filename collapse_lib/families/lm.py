@@ -22,11 +22,12 @@ As a model family of the engine (:mod:`collapse_lib.engine`):
 - ``fit`` fine-tunes a fresh copy of the base model per chain. Its seed (shuffling,
   dropout) is a hash of the family's seed, the chain and the training tokens, so training
   is a deterministic function of its data and a resumed run retrains exactly what an
-  uninterrupted one would;
-- under ``torchrun``, when the ranks of a regime share out its chains
-  (:func:`collapse_lib.distributed.chain_split`), ``fit`` and ``sample`` compute this
-  rank's chains (a data-parallel chain with the other ranks of its group) and gather the
-  others', so that every rank holds every chain's parameters and blocks.
+  uninterrupted one would.
+
+``fit``, ``sample`` and the scores loop over every chain through per-chain operations
+(:meth:`LMFamily.fit_chain`, :meth:`LMFamily.draw_prompts` once for all chains, then
+:meth:`LMFamily.sample_chain`, :meth:`LMFamily.perplexity`), which
+:func:`collapse_lib.distributed.shared` uses to share a unit's chains out over ranks.
 """
 from __future__ import annotations
 
@@ -191,36 +192,42 @@ class LMFamily:
                              f"(chains, n, {self.block_size})")
         return TokenBlocks(points.astype(np.int32))
 
-    def fit(self, data: TokenBlocks) -> LMParams:
-        """A fresh copy of the base model per chain, fine-tuned on that chain's blocks
-        (inside a split unit, only this rank's chains; the others' results are gathered)."""
+    def fit_chain(self, data: TokenBlocks, chain: int, group=None, save: bool = True) -> tuple:
+        """Fine-tune a fresh copy of the base model on chain ``chain``'s blocks and, with
+        ``save``, write its checkpoint; returns the chain's ``(key, loss, tokens/s, mfu)``
+        (see :meth:`join_params`). ``group`` is passed to
+        :func:`collapse_lib.lm.train.fine_tune` (data-parallel training, None: alone)."""
         import io
 
         import torch
 
-        from ..distributed import chain_share
         from ..lm.train import fine_tune
         from ..store import atomic_write_bytes
 
-        split, done = chain_share(data.chains), {}
-        for c in split.mine():
-            key = fit_seed(self.seed, c, data.tokens[c])
-            model = self.fresh_model()
-            with self._threads():
-                stats = fine_tune(model, data.tokens[c], epochs=self.epochs, batch_size=self.batch_size,
-                                  micro_batch_size=self.micro_batch_size, lr=self.lr, min_lr=self.min_lr,
-                                  weight_decay=self.weight_decay, seed=key, progress=self._bars(),
-                                  desc=f"fine-tuning chain {c}", group=split.group(c))
-            if split.leads(c):  # the ranks of a data-parallel group hold the same weights
-                buf = io.BytesIO()
-                torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-                atomic_write_bytes(self.checkpoint(key), buf.getvalue())
-                done[c] = (key, stats.losses[-1], stats.tokens_per_s, np.nan if stats.mfu is None else stats.mfu)
-            self._remember(key, model)
-            self.throughput_.append(("train", stats.tokens_per_s, stats.mfu))
-        done = split.collect(done)  # after it, every chain's checkpoint is on disk
-        keys, losses, tps, mfu = zip(*(done[c] for c in range(data.chains)))
+        key = fit_seed(self.seed, chain, data.tokens[chain])
+        model = self.fresh_model()
+        with self._threads():
+            stats = fine_tune(model, data.tokens[chain], epochs=self.epochs, batch_size=self.batch_size,
+                              micro_batch_size=self.micro_batch_size, lr=self.lr, min_lr=self.min_lr,
+                              weight_decay=self.weight_decay, seed=key, progress=self._bars(),
+                              desc=f"fine-tuning chain {chain}", group=group)
+        if save:
+            buf = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+            atomic_write_bytes(self.checkpoint(key), buf.getvalue())
+        self._remember(key, model)
+        self.throughput_.append(("train", stats.tokens_per_s, stats.mfu))
+        return key, stats.losses[-1], stats.tokens_per_s, np.nan if stats.mfu is None else stats.mfu
+
+    @staticmethod
+    def join_params(chains: list) -> LMParams:
+        """The :class:`LMParams` of every chain's :meth:`fit_chain` result, in chain order."""
+        keys, losses, tps, mfu = zip(*chains)
         return LMParams(np.array(keys, dtype=np.int64), np.array(losses), np.array(tps), np.array(mfu))
+
+    def fit(self, data: TokenBlocks) -> LMParams:
+        """A fresh copy of the base model per chain, fine-tuned on that chain's blocks."""
+        return self.join_params([self.fit_chain(data, c) for c in range(data.chains)])
 
     def continue_blocks(self, params: LMParams, chain: int, blocks: np.ndarray) -> np.ndarray:
         """Chain ``chain``'s model's beam-search continuations (n, block_size) of ``blocks``."""
@@ -235,28 +242,27 @@ class LMFamily:
         self.throughput_.append(("generate", stats.tokens_per_s, None))
         return out
 
-    def sample(self, params: LMParams, n: int, rng: np.random.Generator) -> TokenBlocks:
-        """Continuations of ``n`` real training blocks per chain, the prompts drawn without
-        replacement with one call on ``rng`` (all of them, shuffled, when ``n`` is N).
-        Inside a split unit this rank continues its chains' prompts (its share of them,
-        for a data-parallel chain) and every continuation is gathered."""
+    def draw_prompts(self, chains: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(chains, n) indices of the training blocks every chain continues, drawn without
+        replacement with one call on ``rng`` (all of them, shuffled, when ``n`` is N)."""
         N = len(self.prompts)
         if n > N:
             raise ValueError(f"samples={n!r} is not allowed: there are only {N} training blocks to continue")
-        from ..distributed import chain_share
+        return np.argsort(rng.random((chains, N)), axis=1)[:, :n]
 
-        idx = np.argsort(rng.random((params.chains, N)), axis=1)[:, :n]
+    def sample_chain(self, params: LMParams, chain: int, prompts: np.ndarray) -> np.ndarray:
+        """Chain ``chain``'s continuations (len(prompts), block_size) of the training blocks
+        numbered ``prompts`` (a row of :meth:`draw_prompts`, or a share of one)."""
+        blocks = self.prompts[np.asarray(prompts, dtype=np.int64)]
+        return self.continue_blocks(params, chain, blocks) if len(blocks) else blocks
+
+    def sample(self, params: LMParams, n: int, rng: np.random.Generator) -> TokenBlocks:
+        """Continuations of ``n`` real training blocks per chain, the prompts drawn by
+        :meth:`draw_prompts`."""
+        idx = self.draw_prompts(params.chains, n, rng)
         out = np.empty((params.chains, n, self.block_size), dtype=np.int32)
-        split, parts = chain_share(params.chains), {}
-        for c in split.mine():
-            group = split.group(c)
-            share = slice(0, n) if group is None else group.shard(n)
-            prompts = self.prompts[idx[c, share]]
-            parts[c, share.start] = self.continue_blocks(params, c, prompts) if len(prompts) else prompts
-        parts = split.collect(parts)
         for c in range(params.chains):
-            out[c] = np.concatenate([np.asarray(parts[k]).reshape(-1, self.block_size)
-                                     for k in sorted(k for k in parts if k[0] == c)])
+            out[c] = self.sample_chain(params, c, idx[c])
         return TokenBlocks(out)
 
     # ------------------------------------------------------------------ scores
@@ -273,3 +279,11 @@ class LMFamily:
 
         with self._threads():
             return sequence_perplexity(self.model(params, chain), blocks, batch_size=self.eval_batch_size)
+
+    def perplexities(self, params: LMParams, blocks: np.ndarray) -> np.ndarray:
+        """(C,) corpus perplexity of the same ``blocks`` under every chain's model."""
+        return np.array([self.perplexity(params, c, blocks) for c in range(params.chains)])
+
+    def sequence_perplexities(self, params: LMParams, tokens: np.ndarray) -> np.ndarray:
+        """(C, n) perplexity of every chain's blocks ``tokens[c]`` under that chain's model."""
+        return np.stack([self.sequence_perplexity(params, c, tokens[c]) for c in range(params.chains)])
