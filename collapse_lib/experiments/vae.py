@@ -137,12 +137,13 @@ PROFILES = {
 }
 
 
-def family(cfg: Config, data: ImageData, synthetic: str | None = None, device: str | None = None) -> VAEFamily:
+def family(cfg: Config, data: ImageData, synthetic: str | None = None, device: str | None = None,
+           threads: int | None = None) -> VAEFamily:
     """The VAE family of ``cfg`` with scheme ``synthetic`` (the main one by default), on
-    ``device`` (None: CUDA when present)."""
+    ``device`` (None: CUDA when present) with ``threads`` CPU threads (None: the family's choice)."""
     return VAEFamily(pixels=data.pixels, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=cfg.epochs,
                      batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
-                     device=device, synthetic=synthetic or cfg.synthetic[0])
+                     device=device, threads=threads, synthetic=synthetic or cfg.synthetic[0])
 
 
 def classifier(cfg: Config, data: ImageData, device: str | None = None) -> DigitClassifier:
@@ -249,7 +250,7 @@ def train_generations(cfg: Config, data: ImageData, policy: str, synthetic: str 
     run = run or protocol.Run()
     scheme = synthetic or cfg.synthetic[0]
     check_choice("synthetic", scheme, SCHEMES)
-    fam = family(cfg, data, scheme, run.device)
+    fam = family(cfg, data, scheme, run.device, run.threads)
     if cfg.samples > len(data.train_images):
         raise ValueError(f"samples={cfg.samples!r} is not allowed: {data.name} has {len(data.train_images)} "
                          "training images")
@@ -304,7 +305,7 @@ def run(cfg: Config, run: protocol.Run | None = None) -> Result:
     res = Result(data.describe(), data.side, clf.score(data.test_images, data.test_labels), None,
                  class_shares(data.train_labels), grid)
     first_fit = shared_fit(protocol.store(cfg, "generation0", how, version=STORE_FORMAT),
-                           family(cfg, data, device=how.device))
+                           family(cfg, data, device=how.device, threads=how.threads))
     from ..distributed import map_units
 
     def one(unit):  # the runs are independent: under torchrun, each rank runs its share
