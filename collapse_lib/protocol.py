@@ -41,7 +41,7 @@ import numpy as np
 from .validation import check_choice, check_int
 
 #: The chapters, in the book's order, by the name of their module.
-CHAPTERS = ("distributions", "gmm", "vae", "lm", "mixing", "larger")
+CHAPTERS = ("distributions", "gmm", "vae", "lm", "mixing", "larger", "verification")
 
 #: Where a chapter may run its torch models.
 DEVICES = ("cpu", "cuda")

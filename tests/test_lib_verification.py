@@ -1,0 +1,143 @@
+"""Chapter 7 pieces: the closed forms of verification and curation against simulation, the
+verifier, the settings' validation and the exercise checks.
+
+Every theory-vs-simulation tolerance is Z standard errors of a mean over independent draws
+(Z = 5: a correct formula fails with probability below 1e-6); exact identities are checked
+to floating-point accuracy."""
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from collapse_lib import load
+from collapse_lib.exercises import AnswerError
+from collapse_lib.exercises import verification as ex
+from collapse_lib.experiments import verification as chapter
+from collapse_lib.experiments import verification_loops as loops
+from collapse_lib.theory import verification as th
+
+Z = 5.0
+
+
+def se(values):
+    return values.std(axis=-1, ddof=1) / np.sqrt(values.shape[-1])
+
+
+# ------------------------------------------------------------------ closed forms
+def test_breakdown_point_is_where_half_the_kept_labels_are_wrong():
+    for phi, psi in [(0.9, 0.3), (1.0, 1.0), (0.5, 1.0), (0.2, 0.05)]:
+        star = th.breakdown_point(phi, psi)
+        assert th.kept_error_rate(star, phi, psi) == pytest.approx(0.5, rel=1e-12)
+        assert th.kept_error_rate(star - 1e-3, phi, psi) < 0.5 < th.kept_error_rate(star + 1e-3, phi, psi)
+    assert th.breakdown_point(1.0, 1.0) == 0.5  # no verifier: p* = 1/2
+    assert np.allclose(th.accuracy_limit([0.2, 0.5, 0.8], 1.0), [ndtr(1.0), 0.5, 1 - ndtr(1.0)])
+
+
+@pytest.mark.parametrize("n,p_kept,d", [(10, 0.1, 20), (200, 0.45, 5), (1000, 0.6, 20)])
+def test_exact_accuracy_matches_the_exact_law_of_the_classifier(n, p_kept, d):
+    """The quadrature against Monte Carlo of w = (S/n) mu + g/sqrt(n), S = n - 2 Bin(n, p')."""
+    C, rng = 100_000, np.random.default_rng([n, d])
+    k = rng.binomial(n, p_kept, C)
+    w = rng.standard_normal((C, d)) / np.sqrt(n)
+    w[:, 0] += (n - 2 * k) / n
+    acc = ndtr(w[:, 0] / np.linalg.norm(w, axis=1))
+    assert abs(acc.mean() - th.accuracy_exact(n, p_kept, 1.0, d)) < Z * se(acc)
+
+
+def test_verified_training_sets_have_the_kept_error_rate_and_the_exact_accuracy():
+    """The pipeline (points, generator errors, verifier decisions) against p' and the quadrature."""
+    d, phi, psi, p = 8, 0.8, 0.4, 0.6
+    mu = np.zeros(d)
+    mu[0] = 1.0
+    sizes = (5, 50, 400)
+    w, share = chapter.verified_training_sets(np.random.default_rng(1), mu, p, phi, psi, sizes, 3000, chunk=500)
+    pk = float(th.kept_error_rate(p, phi, psi))
+    assert abs(share.mean() - pk) < Z * np.sqrt(pk * (1 - pk) / (3000 * sizes[-1]))
+    for i, n in enumerate(sizes):
+        acc = chapter.real_accuracy(w[i], mu)
+        assert abs(acc.mean() - th.accuracy_exact(n, pk, 1.0, d)) < Z * se(acc), n
+
+
+def test_tilt_of_a_gaussian_is_its_exponential_reweighting():
+    """The closed-form tilts against numerical integration of p(x) e^{r(x)} on a grid."""
+    x = np.linspace(-20, 20, 400_001)
+    for kind, s, a in [("linear", 0.3, 0.0), ("quadratic", 0.5, 2.0)]:
+        for m, v in [(0.0, 1.0), (1.5, 0.3)]:
+            dens = np.exp(-(x - m) ** 2 / (2 * v)) * np.exp(s * x if kind == "linear" else -s * (x - a) ** 2 / 2)
+            dens /= dens.sum()
+            mean = (x * dens).sum()
+            tm, tv = th.tilt_map(m, v, kind, s, a)
+            assert tm == pytest.approx(mean, abs=1e-8) and tv == pytest.approx(((x - mean) ** 2 * dens).sum(), abs=1e-8)
+    # t rounds of the map are the closed form p_0 e^{t r}; no real data leaves the map a pure tilt
+    m, v = th.curation_path(6, "quadratic", 0.5, 2.0, 0.0)
+    tm, tv = th.tilt_after(np.arange(7), "quadratic", 0.5, 2.0)
+    assert np.allclose(m, tm, rtol=1e-12) and np.allclose(v, tv, rtol=1e-12)
+
+
+def test_curated_choice_has_the_bradley_terry_probabilities():
+    """Gumbel-max over K candidates picks candidate k with probability e^{r_k} / sum_j e^{r_j}:
+    the library's choice on fixed candidates, counted over many repetitions; and K = 1 keeps
+    the one candidate."""
+    cfg = chapter.Config(curation_gamma=0.5, curation_target=2.0)
+    cand = np.array([-1.0, 0.0, 2.5])
+    r = loops.reward(cand, "quadratic", cfg)
+    probs = np.exp(r) / np.exp(r).sum()
+    C = 30_000
+    picks = loops.bradley_terry_choice(np.broadcast_to(r, (C, 3)), np.random.default_rng(5))
+    freq = np.bincount(picks, minlength=3) / C
+    assert np.all(np.abs(freq - probs) < Z * np.sqrt(probs * (1 - probs) / C))
+    one = loops.curated_samples(np.random.default_rng(6), np.zeros(4), np.ones(4), 50, 1, "linear", cfg)
+    assert one.shape == (4, 50) and abs(one.mean()) < Z / np.sqrt(200)  # no choice: N(0, 1) draws
+
+
+# ------------------------------------------------------------------ the loop
+def test_verifier_rule_and_the_first_order_constant():
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, 0.0]])
+    centre = np.array([1.0, 0.0])
+    y = np.array([3.0 + 1.5, 0.9, 1.0 - 1.2])
+    assert loops.accepts(x, y, centre, 0.1, 1.0).tolist() == [True, True, False]  # tolerances 1.5, 1.0, 1.1
+    # kappa: the truncated variance ratio, against a large sample
+    e = np.random.default_rng(0).standard_normal(2_000_000)
+    kept = e[np.abs(e) <= 1.0]
+    var_se = np.sqrt(((kept**2 - kept.var()) ** 2).mean() / kept.size)
+    assert abs(kept.var() - th.truncated_variance_ratio(1.0)) < Z * var_se
+
+
+def test_loop_follows_its_exact_forms():
+    """No verifier: (g+1) e_1 exactly; the biased verifier's mean estimate is theta_c."""
+    cfg = chapter.Config(loop_generations=8, loop_chains=1500)
+    res = loops.generations(cfg)
+    e = res.error["none"]
+    assert np.all(np.abs(e.mean(1) - res.theory["none"]) < Z * se(e))
+    w = res.final_weights["biased"]
+    assert np.all(np.abs(w.mean(0) - res.centre) < Z * se(w.T))
+    assert res.theory["unbiased"][0] == pytest.approx(res.one_fit)
+
+
+# ------------------------------------------------------------------ settings and exercises
+@pytest.mark.parametrize("name,value,match", [
+    ("step_keep_wrong", 0.0, r"step_keep_wrong=0 is not allowed: it must be a number in \(0, 1\]"),
+    ("step_error_rates", (1.5,), r"step_error_rates=1.5 is not allowed: it must be a number in \[0, 1\]"),
+    ("step_sizes", (100, 10), r"step_sizes=\(100, 10\) is not allowed: give increasing sizes"),
+    ("loop_samples", 11, r"loop_samples=11 is not allowed: it must be an integer >= 12"),
+    ("curation_rewards", ("cubic",), r"curation_rewards='cubic' is not allowed"),
+    ("curation_real_shares", (1.0,), r"curation_real_shares=1.0 is not allowed: it leaves no curated sample"),
+])
+def test_bad_settings_are_refused_by_name(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        load("verification", "quick", {name: value})
+
+
+def test_exercise_checks_accept_right_and_refuse_wrong_answers(capsys):
+    assert ex.check_breakdown_point(0.4375, 0.75)
+    with pytest.raises(AnswerError, match="p\\* for phi"):
+        ex.check_breakdown_point(0.4375, 0.25)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_breakdown_point(..., 0.75)
+    assert ex.check_tilt(4 / 3, 1 / 3)
+    with pytest.raises(AnswerError, match="variance after 4 rounds"):
+        ex.check_tilt(4 / 3, 1 / 2)
+    assert ex.check_verifier(lambda x, y, c, r, s: np.abs(y - x @ c) <= r * np.linalg.norm(x, axis=1) + s)
+    with pytest.raises(AnswerError, match="differently"):
+        ex.check_verifier(lambda x, y, c, r, s: np.abs(y - x @ c) <= s)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        ex.check_verifier(lambda x, y, c, r, s: None)
