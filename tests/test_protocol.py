@@ -46,7 +46,12 @@ TOY = {
                "neural.classifier_epochs": 1, "neural.classifier_hidden": 32},
     "larger": {"n": 40, "d": 60, "ratios": [0.5, 0.9, 1.1, 2.0], "seeds": 4, "chunk": 2, "theory_seeds": 4,
                "dataset": "digits", "widths": [2, 8], "net_seeds": 1, "net_train": 200, "teacher_train": 50,
-               "steps": 10},
+               "steps": 10, "samples.sizes": [40, 80, 160, 320], "samples.widths": [2, 16], "samples.seeds": 1,
+               "samples.epochs": 1, "samples.min_steps": 5, "language_models.max_chars": 20000,
+               "language_models.sizes": [[1, 16], [1, 32]], "language_models.seeds": 1, "language_models.tokens": 1024,
+               "language_models.first": 256, "language_models.checkpoints": 3, "language_models.generator": [1, 16],
+               "language_models.test_blocks": 8, "language_models.block_size": 16, "language_models.vocab": 300,
+               "language_models.batch": 8},
     "verification": {"step_sizes": [10, 100], "step_chains": 20, "step_phase_rates": [0.2, 0.8],
                      "step_phase_ratios": [0.3, 1.0], "step_phase_size": 30, "step_phase_chains": 10,
                      "loop_generations": 3, "loop_chains": 20, "curation_candidates": [2, 4], "curation_samples": 20,
@@ -128,7 +133,10 @@ def test_chapter_config_follows_the_protocol(chapter):
 
 
 @pytest.mark.parametrize("chapter", protocol.CHAPTERS)
-def test_chapter_runs_summarises_claims_draws_and_resumes(chapter, tmp_path):
+def test_chapter_runs_summarises_claims_draws_and_resumes(chapter, tmp_path, monkeypatch):
+    # at toy size a claim may fail: this checks the form of the claims, the chapters' page
+    # builds check that they hold
+    monkeypatch.delenv(claims_mod.STRICT_ENV, raising=False)
     mod = protocol.module(chapter)
     cfg = protocol.load(chapter, "quick", TOY[chapter])
     run = protocol.Run(root=tmp_path, progress=False)
