@@ -82,3 +82,24 @@ def test_claims_fail_when_the_numbers_contradict_them():
     sand = res.sandwich
     frozen = dataclasses.replace(sand, probs={k: np.broadcast_to(v[:1], v.shape) for k, v in sand.probs.items()})
     assert not chapter.claims(dataclasses.replace(res, sandwich=frozen))["answers_fall"].holds  # nothing is lost
+
+
+def test_prob_wider_is_the_exact_share_of_chains_wider_than_the_truth():
+    """Gil-Pelaez inversion against 100,000 simulated products of chi-square ratios (within
+    5 binomial standard errors)."""
+    from collapse_lib.theory.gaussian import prob_wider
+
+    rng = np.random.default_rng(0)
+    log_var = np.cumsum(np.log(rng.chisquare(19, size=(12, 100_000)) / 19), axis=0)
+    sim = (log_var > 0).mean(axis=1)
+    exact = prob_wider(np.arange(12), 20)
+    assert np.all(np.abs(sim - exact) <= 5 * np.sqrt(exact * (1 - exact) / 100_000))
+
+
+def test_procedure_claim_fails_where_gradient_descent_is_below_the_exact_fit():
+    res = chapter.run(dataclasses.replace(toy("quick"), gaussian_sample_sweep=()))
+    approx = res.approximation
+    better = {M: tv * 0.5 for M, tv in approx.tv["Gaussian"].items()}  # a procedure that beats the exact fit
+    fake = dataclasses.replace(approx, tv={**approx.tv, "gradient descent": {**approx.tv["gradient descent"], **better}})
+    c = chapter.claims(dataclasses.replace(res, approximation=fake))
+    assert not c["procedure_adds_to_statistical"].holds

@@ -35,14 +35,62 @@ def check_mle_halving_generation(answer, samples: int = 100) -> bool:
         "solve for g")
 
 
+def _significant(name: str, answer, expected: float, digits: int, hint: str, percent: bool = False) -> str:
+    """Accept ``answer`` if it agrees with ``expected`` to ``digits`` significant figures
+    (within one unit of the last digit asked for, so that either rounding passes); with
+    ``percent``, a probability given as a percentage passes too. Returns the reading."""
+    value = _as_float(name, answer)
+    unit = 10.0 ** (math.floor(math.log10(abs(expected))) - digits + 1)
+    readings = {"as a fraction": value} | ({"as a percentage": value / 100.0} if percent else {})
+    for reading, v in readings.items():
+        if abs(v - expected) <= unit * (1 + 1e-9):
+            return reading
+    shown = f"{expected:.{digits}g}" + (f" (or {100 * expected:.{digits}g} %)" if percent else "")
+    raise AnswerError(f"{name}: got {value:.6g}, expected {shown} to {digits} significant figures. Hint: {hint}")
+
+
 def check_first_generation_loss(answer, q: float = 0.01, samples: int = 1000) -> bool:
     """Exercise "Change the survey size and predict": the probability that an answer of
-    probability ``q`` is missing from the first generation's ``samples`` draws."""
+    probability ``q`` is missing from the first generation's ``samples`` draws, to two
+    significant figures, as a fraction or a percentage."""
     expected = categorical.one_generation_loss(q, samples)
-    check_close(f"P(an answer of probability {q} is lost in generation 0, M = {samples})", answer,
-                expected, rtol=1e-3,
-                hint="each of the M independent draws misses the answer with probability 1 - q")
-    return passed(f"(1 - {q})^{samples} = {expected:.3g}")
+    reading = _significant(f"P(an answer of probability {q} is lost in generation 0, M = {samples})", answer,
+                           expected, 2, "each of the M independent draws misses the answer with probability 1 - q",
+                           percent=True)
+    return passed(f"(1 - {q})^{samples} = {expected:.3g}, {reading}")
+
+
+def check_survival_halving(answer, q: float = 0.01, samples: int = 1000) -> bool:
+    """Exercise "Change the survey size and predict": the first generation g at which
+    P(the answer is still present) is at or below one half, from the exact Wright-Fisher
+    chain (:func:`collapse_lib.theory.categorical.survival_probability`); a whole number."""
+    value = _as_float(f"first generation with P(alive) <= 1/2 (q = {q}, M = {samples})", answer)
+    alive = categorical.survival_probability(q, samples, 20 * samples)
+    below = np.flatnonzero(alive <= 0.5)
+    if below.size == 0:
+        raise ValueError(f"samples={samples!r} with q={q!r}: P(alive) stays above 1/2 for {20 * samples} generations")
+    expected = int(below[0])
+    if value != expected:
+        raise AnswerError(f"first generation with P(alive) <= 1/2 (q = {q}, M = {samples}): got {value:.6g}, "
+                          f"expected {expected}. Hint: survival_probability(q, M, G) returns P(alive) for "
+                          "generations 0..G; generation 0 is the fit to the real data")
+    return passed(f"P(alive) first falls to one half at generation {expected} for M = {samples} "
+                  f"({alive[expected]:.3f})")
+
+
+def check_selection_by_survival(p_alive, share_if_alive, q: float = 1e-6, samples: int = 10_000) -> bool:
+    """Exercise "Honey and dirt": the chance that an item of probability ``q`` appears
+    among ``samples`` draws, and its expected share in the samples where it does,
+    q / P(alive); each to two significant figures (the first also as a percentage)."""
+    expected = 1.0 - categorical.one_generation_loss(q, samples)
+    _significant(f"P(an item of probability {q:g} appears among {samples:,} draws)", p_alive, expected, 2,
+                 "1 minus the chance that every draw misses it", percent=True)
+    share = q / expected
+    _significant(f"expected share where it appears (q = {q:g}, M = {samples:,})", share_if_alive, share, 2,
+                 "E[share] = q overall, and the share is 0 where it is missing: divide q by P(it appears)")
+    return passed(f"P(it appears) = {expected:.3g}, and where it does its expected share is {share:.3g}, "
+                  f"{share / q:.0f} times its real probability; any survivor has a share of at least 1/M = "
+                  f"{1 / samples:.0e}")
 
 
 def _call(func, name: str, *args):

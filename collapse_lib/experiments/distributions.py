@@ -44,9 +44,6 @@ SANDWICH = {
 #: The rare answer (q = 1 %) whose survival the chapter follows.
 RARE = "marmite"
 
-#: Generations of the "generation 0 to 9" bell curves (after the fit to real data).
-BELL_GENERATIONS = 9
-
 #: The real data of the expressivity error: two bumps, which no single Gaussian fits.
 BIMODAL = GaussianMixtureSource([0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.5]]])
 
@@ -65,20 +62,24 @@ class Config:
     sandwich_generations: int = 200  # refits after the survey of real people
     sandwich_temperature: float = 0.7  # the "likely answers" variant: temperature < 1
     sandwich_top_p: float = 0.9  # ... and nucleus sampling
+    sandwich_flat_temperature: float = 1.5  # the exercise's variant: temperature > 1 flattens the fit
     # a single Gaussian, refitted on its own samples (Theorem 3.1)
     gaussian_chains: int = 10_000  # independent chains
     gaussian_samples: int = 100  # M
     gaussian_generations: int = 1000  # refits after the fit to real data
     gaussian_sample_sweep: tuple[int, ...] = ()  # further M values run side by side (the notebook's N)
-    bell_samples: int = 20  # M for the "generation 0 to 9" bell curves
+    bell_samples: int = 20  # M for the bell curves of the first generations
+    bell_generations: int = 100  # refits after the fit to real data, for the bell curves
     bell_seeds: int = 3  # independent chains drawn side by side
+    bell_chains: int = 4000  # chains whose share wider than the truth is counted (the first are drawn)
     # the three sources of error: statistical, functional expressivity, functional approximation
     approx_samples: tuple[int, ...] = (30, 300, 3000)  # M values compared
     approx_chains: int = 200  # independent chains per M and kind of data
     approx_generations: int = 100  # refits after the fit to real data
     approx_gd_steps: int = 50  # the learning procedure: gradient steps per fit, from scratch
     approx_gd_lr: float = 0.05  # its step size
-    approx_gd_init_std: float = 0.5  # the standard deviation every new model starts from
+    approx_gd_init_std: float = 0.5  # the standard deviation every new model starts from (mean 0)
+    approx_real_mean: float = 1.0  # mean of the Gaussian real data: away from the optimiser's start at 0
     # Zipf data with the tail cut at rank k (A Tale of Tails)
     zipf_outcomes: int = 100_000  # vocabulary size
     zipf_exponent: float = 2.0  # beta in p_i ~ i^-beta
@@ -88,7 +89,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("sandwich_chains", "sandwich_generations", "gaussian_chains", "gaussian_generations",
-                     "bell_seeds", "approx_chains", "approx_generations", "zipf_chains", "approx_gd_steps"):
+                     "bell_seeds", "bell_generations", "approx_chains", "approx_generations", "zipf_chains", "approx_gd_steps"):
             check_int(name, getattr(self, name), minimum=1)
         check_sample_size("sandwich_samples", self.sandwich_samples, 1, "a survey needs an answer")
         for name in ("gaussian_samples", "bell_samples"):
@@ -100,6 +101,10 @@ class Config:
         check_positive("approx_gd_lr", self.approx_gd_lr)
         check_positive("approx_gd_init_std", self.approx_gd_init_std)
         check_positive("sandwich_temperature", self.sandwich_temperature)
+        check_positive("sandwich_flat_temperature", self.sandwich_flat_temperature)
+        if self.bell_chains < self.bell_seeds:
+            raise ValueError(f"bell_chains={self.bell_chains!r} is not allowed: it must be >= bell_seeds="
+                             f"{self.bell_seeds} (the drawn chains are the first of them)")
         check_top_p("sandwich_top_p", self.sandwich_top_p)
         check_int("zipf_outcomes", self.zipf_outcomes, minimum=2)
         if not self.zipf_exponent > 1:
@@ -150,6 +155,8 @@ class SandwichResult:
     true_probs: np.ndarray  # (K,)
     samples: int
     probs: dict[str, np.ndarray] = field(default_factory=dict)  # variant -> (G+1, C, K)
+    flat: np.ndarray = None  # (G+1, C, K) the exercise's temperature > 1 (not drawn in the figures)
+    flat_temperature: float = 1.5
     theory_survival: np.ndarray = None  # (G+1, K) P(outcome alive), plain sampling
     theory_surviving: np.ndarray = None  # (G+1,) expected number alive
 
@@ -180,7 +187,7 @@ class SandwichResult:
 
 def sandwich(cfg: Config, progress: bool | None = None) -> SandwichResult:
     """The sandwich distribution refitted on M answers a generation, with plain
-    sampling, temperature < 1 and top-p."""
+    sampling, temperature < 1 and top-p, and (for the exercise) a temperature > 1."""
     names = list(SANDWICH)
     p = np.array([SANDWICH[n] for n in names], float) / 100.0
     source = CategoricalSource(p)
@@ -195,6 +202,11 @@ def sandwich(cfg: Config, progress: bool | None = None) -> SandwichResult:
                             samples=cfg.sandwich_samples, chains=cfg.sandwich_chains, seed=cfg.seed,
                             desc=f"sandwich, {label}", progress=progress)
         res.probs[label] = h["probs"]
+    res.flat_temperature = cfg.sandwich_flat_temperature
+    res.flat = run_generations(CategoricalFamily(len(p), temperature=cfg.sandwich_flat_temperature), source, Replace(),
+                               generations=cfg.sandwich_generations, samples=cfg.sandwich_samples,
+                               chains=cfg.sandwich_chains, seed=cfg.seed,
+                               desc=f"sandwich, temperature {cfg.sandwich_flat_temperature:g}", progress=progress)["probs"]
     G = cfg.sandwich_generations
     res.theory_survival = np.stack([cat_theory.survival_probability(q, cfg.sandwich_samples, G) for q in p], axis=1)
     res.theory_surviving = res.theory_survival.sum(axis=1)
@@ -250,17 +262,31 @@ def gaussian_sweep(cfg: Config, progress: bool | None = None) -> dict[int, Gauss
 
 @dataclass
 class BellCurves:
-    """Fitted (mean, variance) of generations 0 to :data:`BELL_GENERATIONS` for a few chains with small M."""
+    """Fitted (mean, variance) of generations 0 to ``bell_generations`` with small M: the
+    first ``drawn`` chains are drawn, all of them say how often a fit is wider than the truth."""
 
+    samples: int
+    drawn: int
     means: np.ndarray  # (G+1, chains)
     variances: np.ndarray  # (G+1, chains)
 
+    @cached_property
+    def wider(self) -> np.ndarray:
+        """(G+1,) share of the chains whose fitted variance is above the real one."""
+        return (self.variances > 1.0).mean(axis=1)
+
+    @cached_property
+    def theory_wider(self) -> np.ndarray:
+        """(G+1,) the exact P(sigma_g^2 > 1) (:func:`collapse_lib.theory.gaussian.prob_wider`)."""
+        return gauss_theory.prob_wider(np.arange(self.variances.shape[0]), self.samples)
+
 
 def bell_curves(cfg: Config) -> BellCurves:
-    """The bell curves of the first generations: a few chains, ``cfg.bell_samples`` points each."""
-    h = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), generations=BELL_GENERATIONS,
-                        samples=cfg.bell_samples, chains=cfg.bell_seeds, seed=cfg.seed + 1, progress=False)
-    return BellCurves(h["mean"][..., 0], h["cov"][..., 0, 0])
+    """The bell curves of the first generations: ``cfg.bell_chains`` chains of ``cfg.bell_samples``
+    points each, of which the first ``cfg.bell_seeds`` are drawn."""
+    h = run_generations(GaussianFamily(1), GaussianSource(0.0, 1.0), Replace(), generations=cfg.bell_generations,
+                        samples=cfg.bell_samples, chains=cfg.bell_chains, seed=cfg.seed + 1, progress=False)
+    return BellCurves(cfg.bell_samples, cfg.bell_seeds, h["mean"][..., 0], h["cov"][..., 0, 0])
 
 
 # ------------------------------------------- statistical, expressivity and procedure errors
@@ -273,7 +299,8 @@ class ApproximationResult:
     density: ``"Gaussian"`` real data with exact fitting (statistical approximation error
     only), ``"bimodal"`` real data (functional expressivity error too: no Gaussian has two
     bumps) and ``"gradient descent"`` (Gaussian real data fitted by a new model trained
-    for a fixed budget of gradient steps: functional approximation error too); for the
+    for a fixed budget of gradient steps from mean 0, away from the real mean
+    ``approx_real_mean``: functional approximation error too); for the
     last, the key ``0`` is unlimited data (each fit sees its predecessor's exact
     distribution), so only the learning procedure's error is left."""
 
@@ -293,18 +320,20 @@ def approximation_errors(cfg: Config, progress: bool | None = None) -> Approxima
     expressivity error too: no Gaussian is bimodal), and to Gaussian real data with a
     truncated gradient-descent fit (the learning procedure's error too, also with
     unlimited data). Distances are total variation to the real density."""
-    sources = {"Gaussian": GaussianSource(0.0, 1.0), "bimodal": BIMODAL}
+    mu = cfg.approx_real_mean
+    sources = {"Gaussian": GaussianSource(mu, 1.0), "bimodal": BIMODAL}
     truth_pdf = {
-        "Gaussian": lambda x: metrics.gaussian_pdf_1d(x, 0.0, 1.0),
+        "Gaussian": lambda x: metrics.gaussian_pdf_1d(x, mu, 1.0),
         "bimodal": BIMODAL.pdf_1d,
     }
     x = np.linspace(-8, 8, 801)
     dx = x[1] - x[0]
     res = ApproximationResult(tuple(cfg.approx_samples), np.arange(cfg.approx_generations + 1), {}, {})
-    res.gd_settings = {"steps": cfg.approx_gd_steps, "lr": cfg.approx_gd_lr, "init_std": cfg.approx_gd_init_std}
+    res.gd_settings = {"steps": cfg.approx_gd_steps, "lr": cfg.approx_gd_lr, "init_std": cfg.approx_gd_init_std,
+                       "real_mean": mu}
     for kind, source in sources.items():
         real = truth_pdf[kind](x)
-        mean, cov = (0.0, 1.0) if kind == "Gaussian" else (float(BIMODAL.moments()[0][0]),
+        mean, cov = (mu, 1.0) if kind == "Gaussian" else (float(BIMODAL.moments()[0][0]),
                                                           float(BIMODAL.moments()[1][0, 0]))
         res.functional_floor[kind] = float(metrics.total_variation_density(metrics.gaussian_pdf_1d(x, mean, cov),
                                                                            real, dx))
@@ -319,7 +348,7 @@ def approximation_errors(cfg: Config, progress: bool | None = None) -> Approxima
     real = truth_pdf["Gaussian"](x)
     gd = GradientDescentGaussian(steps=cfg.approx_gd_steps, lr=cfg.approx_gd_lr, init_std=cfg.approx_gd_init_std)
     res.tv["gradient descent"] = {}
-    mean, var = np.zeros(1), np.ones(1)  # unlimited data: each fit sees its predecessor's exact distribution
+    mean, var = np.full(1, mu), np.ones(1)  # unlimited data: each fit sees its predecessor's exact distribution
     means, variances = [], []
     for _ in range(cfg.approx_generations + 1):
         mean, var = fit_moments(mean, var, gd.steps, gd.lr, gd.init_std)

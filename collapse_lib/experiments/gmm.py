@@ -23,7 +23,7 @@ import numpy as np
 
 from ..engine import run_generations
 from ..families.gmm import GMMFamily, GMMParams, one_blob, source_params, two_clusters
-from ..metrics_gmm import l2_to
+from ..metrics_gmm import l2_squared, l2_to
 from ..policies import Accumulate, Replace
 from ..protocol import Run
 from ..runtime import cpu_threads, generation_rng
@@ -50,6 +50,11 @@ class Config:
     snapshots: tuple[int, ...] = (0, 50, 100, 150, 200, 350, 2000)  # generations drawn
     tol: float = 1e-5  # EM tolerance of the authors' notebook (scikit-learn's default: 1e-3)
     max_iter: int = 2000  # EM iterations at most, as in the notebook
+    reg_covar: float = 1e-6  # added to every covariance's diagonal by EM (scikit-learn's default, the notebook's)
+    # the regulariser's floor: the recursion rerun with a negligible reg_covar, and the per-component theory
+    control_reg_covar: float = 1e-12  # reg_covar of the control run
+    control_chains: int = 8  # chains of the control run (0: not run)
+    theory_chains: int = 1000  # chains of the simulated per-component recursion with reg_covar
     # the pace of collapse against M
     scaling_samples: tuple[int, ...] = (250, 500, 1000)  # M values compared
     scaling_horizon: float = 1.0  # each M runs horizon * M generations
@@ -68,6 +73,12 @@ class Config:
                      "max_iter"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("one_blob_chains", self.one_blob_chains, minimum=0)
+        check_int("control_chains", self.control_chains, minimum=0)
+        check_int("theory_chains", self.theory_chains, minimum=2)
+        for name in ("reg_covar", "control_reg_covar"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name}={value!r} is not allowed: it must be a number >= 0")
         check_sample_size("samples", self.samples, MIN_SAMPLES, "two 2-D components need 3 points each")
         for m in self.scaling_samples:
             check_sample_size("scaling_samples", m, MIN_SAMPLES, "two 2-D components need 3 points each")
@@ -89,9 +100,8 @@ class Config:
 
     def family(self, device: str | None = None) -> GMMFamily:
         """The fitted model: two full-covariance components in 2-D, EM with this config's
-        ``tol`` and ``max_iter`` and scikit-learn's ``reg_covar``, on ``device`` (None: CUDA
-        when present)."""
-        return GMMFamily(2, 2, tol=self.tol, max_iter=self.max_iter, device=device)
+        ``tol``, ``max_iter`` and ``reg_covar``, on ``device`` (None: CUDA when present)."""
+        return GMMFamily(2, 2, tol=self.tol, max_iter=self.max_iter, reg_covar=self.reg_covar, device=device)
 
     def source(self):
         return two_clusters(self.separation) if self.real_data == "two_clusters" else one_blob()
@@ -100,11 +110,13 @@ class Config:
 PROFILES = {
     # M = 100: ten times fewer samples, so ten times fewer generations show the same story
     "quick": Config(samples=100, generations=200, chains=16, snapshots=(0, 5, 10, 15, 20, 35, 200),
-                    scaling_samples=(50, 100, 200), scaling_chains=8, accumulate_generations=60, accumulate_chains=8),
+                    scaling_samples=(50, 100, 200), scaling_chains=8, accumulate_generations=60, accumulate_chains=8,
+                    control_chains=16),
     # the authors' recursion (M = 1000, 2,000 generations, their snapshots) on 32 chains and, beside
     # it, on their one-blob data; the pace on fewer chains; replace vs accumulate at M = 100 for 1.5 M
     # generations (at M = 1000 the growing training set would cost more than the rest of the chapter)
-    "cpu": Config(scaling_chains=8, accumulate_samples=100, accumulate_generations=150, accumulate_chains=8,
+    # (2,049 generations: the notebook's 2,050 fits, the last one it reports)
+    "cpu": Config(generations=2049, scaling_chains=8, accumulate_samples=100, accumulate_generations=150, accumulate_chains=8,
                   one_blob_chains=16),
     "gpu": Config(),
     "paper": Config(generations=2050, chains=64, scaling_samples=(250, 500, 1000, 2000), scaling_chains=32,
@@ -138,11 +150,11 @@ class KeptLost:
     kept_theory: np.ndarray  # median of the conditional prediction over the same chains
     lost_median: np.ndarray
     straight_line: np.ndarray  # early-time closed form (weights 1/2)
-    check_generation: int  # the latest generation at which at least a quarter kept both
+    check_generation: int  # the latest generation <= M at which at least a quarter kept both
     check_chains: int  # how many chains kept both there
     check_error: float  # mean (observed - predicted) log std there, over those chains' components
     check_stderr: float  # its standard error from the proposition's variance
-    reg_covar_level: float  # std where reg_covar balances the shrinking (weights 1/2)
+    reg_covar_level: float  # sqrt(reg_covar N), N = M/2: where EM's reg_covar balances the mean shrink
 
 
 @dataclass
@@ -163,6 +175,19 @@ class RecursionResult:
     def std(self) -> np.ndarray:
         """Component standard deviations det(cov)^(1/4), (G+1, C, K)."""
         return self.params.component_std
+
+    @cached_property
+    def std_trace(self) -> np.ndarray:
+        """The authors' notebook's component std, sqrt(tr(cov) / d), (G+1, C, K): at least
+        det(cov)^(1/2d), equal for a round component."""
+        return np.sqrt(np.trace(self.params.covs, axis1=-2, axis2=-1) / self.params.means.shape[-1])
+
+    @cached_property
+    def l2_to_first(self) -> np.ndarray:
+        """(G+1, C) the notebook's distance: squared L2 from each chain's generation-0 fit (not
+        the real mixture) to its generation t."""
+        p = self.params
+        return l2_squared(p.weights, p.means, p.covs, p.weights[0], p.means[0], p.covs[0])
 
     @cached_property
     def mass(self) -> np.ndarray:
@@ -200,9 +225,9 @@ class RecursionResult:
         clusters (:attr:`kept_both`), NaN where a component drew fewer than d + 1 points.
 
         Each generation multiplies a component's squared std by exp(m / d), m the mean step
-        of the proposition for the points it drew, and EM adds ``reg_covar`` back (as in
-        :func:`collapse_lib.theory.gmm.typical_std`); without the regulariser this is the
-        sum of the proposition's steps exactly."""
+        of the proposition for the points it drew: the proposition alone, without the
+        ``reg_covar`` EM adds (compare it with the run at generations <= M, where the
+        regulariser adds a few per cent of a variance or less)."""
         d = self.params.means.shape[-1]
         w = self.params.weights[1:]
         ok = np.rint(w * self.samples) >= d + 1
@@ -212,7 +237,7 @@ class RecursionResult:
         v = np.empty((len(w) + 1,) + w.shape[1:])
         v[0] = self.std[0] ** 2
         for t in range(len(w)):
-            v[t + 1] = v[t] * np.exp(steps[t]) + self.reg_covar
+            v[t + 1] = v[t] * np.exp(steps[t])
         bad = np.concatenate([np.zeros_like(ok[:1]), np.logical_or.accumulate(~ok, axis=0)])
         pred = np.where(bad, np.nan, 0.5 * np.log(v))
         var = np.concatenate([np.zeros_like(self.std[:1]), var / (2 * d) ** 2])
@@ -233,7 +258,7 @@ class RecursionResult:
                     out[t] = np.exp(np.median(values[t, mask[t]]))
             return out
 
-        enough = np.flatnonzero(kept.sum(1) >= max(2, C / 4))
+        enough = np.flatnonzero(kept[: self.samples + 1].sum(1) >= max(2, C / 4))
         t = int(enough[-1])
         sel = kept[t]
         diff = (log_std[t, sel] - pred[t, sel]).ravel()
@@ -241,14 +266,15 @@ class RecursionResult:
         return KeptLost(self.generations, kept.mean(1), lost.mean(1), group_median(log_std, kept),
                         group_median(pred, kept), group_median(log_std, lost), np.exp(self.early_theory), t,
                         int(sel.sum()), float(diff.mean()), se,
-                        gmm_theory.reg_covar_floor(self.samples, 0.5, 2, self.reg_covar))
+                        gmm_theory.reg_covar_level(self.samples, 0.5, self.reg_covar))
 
     @cached_property
     def reset_at_loss(self) -> np.ndarray:
         """For every chain that lost a cluster (at generation t >= 1): whether its smallest
-        component std was below 3 sqrt(reg_covar) at t - 1 (the dying component at the
-        regulariser's level) and at least three times larger at t (re-spawned on the
-        surviving cluster). Returns a boolean per such chain."""
+        component std was below 3 sqrt(reg_covar) at t - 1 (a dying component with a handful
+        of points, held by the regulariser: sqrt(reg_covar N) for N of a few points) and at
+        least three times larger at t (re-spawned on the surviving cluster). Returns a
+        boolean per such chain."""
         lost = self.lost_by
         out = []
         for c in np.flatnonzero(lost[-1]):
@@ -283,13 +309,17 @@ class ScalingResult:
 @dataclass
 class Result:
     """The chapter's run: the recursion of Fig. 2, its pace against M, replace against
-    accumulate (``{policy: {"l2", "std", "mass"}}``, arrays (G+1, C, ...)) and the recursion
-    on the authors' one blob (None when ``one_blob_chains`` is 0)."""
+    accumulate (``{policy: {"l2", "std", "mass"}}``, arrays (G+1, C, ...)), the recursion
+    on the authors' one blob (None when ``one_blob_chains`` is 0), the control run with a
+    negligible ``reg_covar`` (None when ``control_chains`` is 0) and the per-component
+    recursion with and without the regulariser, simulated (``{reg_covar: (G+1, chains)}``)."""
 
     recursion: RecursionResult
     scaling: ScalingResult
     policies: dict[str, dict[str, np.ndarray]]
     one_blob: RecursionResult | None
+    control: RecursionResult | None = None
+    component_theory: dict[float, np.ndarray] | None = None
 
 
 def _run(cfg: Config, run: Run, policy, generations: int, samples: int, chains: int, desc: str):
@@ -322,6 +352,23 @@ def one_blob_recursion(cfg: Config, run: Run | None = None) -> RecursionResult |
         return None
     return recursion(replace(cfg, real_data="one_blob", chains=cfg.one_blob_chains,
                              accumulate_chains=min(cfg.accumulate_chains, cfg.one_blob_chains)), run)
+
+
+def control_recursion(cfg: Config, run: Run | None = None) -> RecursionResult | None:
+    """The main recursion with ``reg_covar = cfg.control_reg_covar`` on ``cfg.control_chains``
+    chains (None when that is 0): what the components do without the regulariser."""
+    if cfg.control_chains == 0:
+        return None
+    return recursion(replace(cfg, reg_covar=cfg.control_reg_covar, chains=cfg.control_chains,
+                             accumulate_chains=min(cfg.accumulate_chains, cfg.control_chains)), run)
+
+
+def component_theory(cfg: Config, std0: float) -> dict[float, np.ndarray]:
+    """The per-component recursion (N = M/2 points, from ``std0``) simulated with the run's
+    ``reg_covar`` and with the control's: ``{reg_covar: (G+1, cfg.theory_chains)}``."""
+    return {r: gmm_theory.component_recursion(cfg.samples, 0.5, 2, std0, r, cfg.generations, cfg.theory_chains,
+                                              generation_rng(cfg.seed, 0, "eval"))
+            for r in (cfg.reg_covar, cfg.control_reg_covar)}
 
 
 def sample_size_scaling(cfg: Config, run: Run | None = None) -> ScalingResult:
@@ -362,4 +409,5 @@ def run(cfg: Config, run: Run | None = None) -> Result:
     with cpu_threads(run.threads_or(None)):
         rec = recursion(cfg, run)
         return Result(rec, sample_size_scaling(cfg, run), replace_vs_accumulate(cfg, rec, run),
-                      one_blob_recursion(cfg, run))
+                      one_blob_recursion(cfg, run), control_recursion(cfg, run),
+                      component_theory(cfg, float(np.median(rec.std[0]))))

@@ -100,22 +100,32 @@ def gaussian_collapse(result: Result):
     return fig
 
 
-def bell_curves(result: Result):
-    """The fitted bell curves of the first generations, one panel per chain."""
-    means, variances = result.bell_curves.means, result.bell_curves.variances
-    G1, C = means.shape
+def bell_curves(result: Result, every: int = 10):
+    """The fitted bell curves of a few chains every ``every`` generations, one panel per
+    chain, and the share of all chains wider than the truth against its exact value."""
+    bell = result.bell_curves
+    means, variances = bell.means, bell.variances
+    G1, C = means.shape[0], bell.drawn
+    gens = list(range(0, G1, every)) + ([G1 - 1] if (G1 - 1) % every else [])
     x = np.linspace(-4, 4, 400)
-    fig, axes = plt.subplots(1, C, figsize=(4.2 * C, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, C + 1, figsize=(3.8 * (C + 1), 3.2))
     axes = np.atleast_1d(axes)
-    colors = plt.cm.viridis(np.linspace(0, 1, G1))
-    for c, ax in enumerate(axes):
+    colors = plt.cm.viridis(np.linspace(0, 1, len(gens)))
+    for c, ax in enumerate(axes[:C]):
         ax.plot(x, metrics.gaussian_pdf_1d(x, 0.0, 1.0), "k--", lw=1.2, label="real N(0,1)")
-        for g in range(G1):
-            ax.plot(x, metrics.gaussian_pdf_1d(x, means[g, c], variances[g, c]), color=colors[g],
-                    label=f"gen {g}" if c == 0 and g in (0, G1 - 1) else None)
-        ax.set(title=f"chain {c}", xlabel="x")
+        for color, g in zip(colors, gens):
+            ax.plot(x, metrics.gaussian_pdf_1d(x, means[g, c], variances[g, c]), color=color,
+                    label=f"gen {g}" if c == 0 and g in (gens[0], gens[-1]) else None)
+        ax.set(title=f"chain {c}", xlabel="x", ylim=(0, 2.0))
     axes[0].set_ylabel("density")
     axes[0].legend(fontsize=8)
+    g = np.arange(G1)
+    axes[C].plot(g, bell.wider, label=f"{variances.shape[1]} chains")
+    theory(axes[C], g, bell.theory_wider, label="exact")
+    axes[C].axhline(0.5, color="0.6", lw=0.8)
+    axes[C].set(xlabel="generation", ylabel="share of chains wider than the truth", ylim=(0, 0.6),
+                title=f"M = {bell.samples}: wider than N(0,1)")
+    axes[C].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -130,8 +130,10 @@ def replace_vs_accumulate(res: Result):
 def kept_and_lost(res: Result):
     """Left: median component std of the chains that kept both clusters and of those that
     lost one, with the per-component proposition (given each kept chain's weights), the
-    straight line at weights 1/2 and the level where ``reg_covar`` stops the shrinking.
-    Right: the two components of one chain that lost a cluster."""
+    straight line at weights 1/2, the per-component recursion with ``reg_covar`` (simulated),
+    the rerun with a negligible ``reg_covar`` and the level sqrt(reg_covar N); the vertical
+    line marks the generation of the proposition's check. Right: the two components of one
+    chain that lost a cluster."""
     rec = res.recursion
     kl = rec.kept_vs_lost
     g = rec.generations
@@ -141,10 +143,18 @@ def kept_and_lost(res: Result):
     theory(ax, g, kl.kept_theory, color="C0", label="proposition, given those chains' weights")
     ax.plot(g, kl.lost_median, color="C3", label="chains that lost a cluster (median)")
     theory(ax, g, kl.straight_line, label="straight line, weights 1/2")
-    ax.axhline(kl.reg_covar_level, color="0.5", lw=0.8, ls=":", label=f"reg_covar level {kl.reg_covar_level:.3f}")
+    if res.component_theory is not None:
+        sim = res.component_theory[rec.reg_covar]
+        ax.plot(g, np.median(sim, axis=1), color="C2", ls=":", lw=1.4,
+                label="per-component recursion with reg_covar (simulated median)")
+    if res.control is not None:
+        ctl = res.control
+        ax.plot(ctl.generations, np.median(ctl.std.reshape(len(ctl.generations), -1), axis=1), color="0.4", lw=1.0,
+                label=f"rerun with reg_covar = {ctl.reg_covar:g} (median)")
+    ax.axhline(kl.reg_covar_level, color="0.5", lw=0.8, ls=":", label=f"sqrt(reg_covar N) = {kl.reg_covar_level:.3f}")
     ax.axvline(kl.check_generation, color="0.7", lw=0.8)
     ax.set(xlabel="generation", ylabel="component std", yscale="log",
-           title="Both clusters kept: the theory holds; a cluster lost: the std stalls")
+           title="Kept chains follow the proposition; the late floor is reg_covar's")
     ax.legend(fontsize=7)
     ax2 = ax.twinx()
     ax2.plot(g, kl.kept_fraction, color="C0", lw=0.6, alpha=0.5)
@@ -158,7 +168,7 @@ def kept_and_lost(res: Result):
         for k in range(rec.std.shape[2]):
             ax.plot(g, rec.std[:, c, k], lw=0.9, label=f"component {k}")
         ax.axvline(t_lost, color="k", lw=0.8, ls="--", label=f"cluster lost (generation {t_lost})")
-        ax.axhline(np.sqrt(rec.reg_covar), color="0.5", lw=0.8, ls=":", label="sqrt(reg_covar)")
+        ax.axhline(np.sqrt(rec.reg_covar), color="0.5", lw=0.8, ls=":", label="sqrt(reg_covar), its own scale")
         ax.set(title=f"Chain {c}: the dying component, its return, the split", yscale="log",
                xlabel="generation", ylabel="component std")
         ax.legend(fontsize=7)

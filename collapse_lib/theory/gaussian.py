@@ -12,12 +12,17 @@ the maximum-likelihood estimator r = X/M). Hence, with n = g + 1:
 - E[log var_g] = log s + n E[log r] with E[log r] < 0, so var_g -> 0 almost surely;
 - E[(mean_g - mu)^2] = (s/M) sum_{j<n} E[r]^j: the mean random-walks, s n / M when
   unbiased, so a sample of generation g has variance s (1 + n/M);
-- E[W2^2] = E[(mean_g - mu)^2] + E[var_g] - 2 sqrt(s) E[sd_g] + s grows without bound.
+- E[W2^2] = E[(mean_g - mu)^2] + E[var_g] - 2 sqrt(s) E[sd_g] + s grows without bound,
+  although every chain's W2^2 converges almost surely (sum_g var_g < infinity, so the mean
+  stops moving): the expectation is carried by ever rarer chains;
+- P(var_g > s), the share of chains still wider than the truth, is exact through the
+  characteristic function of log r (:func:`prob_wider`).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.integrate import quad
+from scipy.special import digamma, gammaln, loggamma
 
 from ..validation import check_choice, check_sample_size
 
@@ -102,3 +107,22 @@ def expected_log_det(generation, M: int, log_det_sigma: float, dim: int, estimat
     den = _den(M, estimator)
     per_fit = sum(digamma((M - i) / 2.0) + np.log(2.0) - np.log(den) for i in range(1, dim + 1))
     return log_det_sigma + _fits(generation) * per_fit
+
+
+def prob_wider(generation, M: int, estimator: str = "unbiased") -> np.ndarray:
+    """P(var_g > s): the chance that generation g's fit is wider than the truth.
+
+    log(var_g / s) is the sum of n = g + 1 independent copies of log r, whose
+    characteristic function is E[r^(it)] = (2/den)^(it) Gamma(k/2 + it) / Gamma(k/2) with
+    k = M - 1; the Gil-Pelaez inversion gives P(sum > 0) = 1/2 + (1/pi) int_0^inf Im(phi^n)/t dt.
+    """
+    den, k = _den(M, estimator), M - 1.0
+
+    def log_phi(t):
+        return 1j * t * np.log(2.0 / den) + loggamma(k / 2.0 + 1j * t) - gammaln(k / 2.0)
+
+    out = []
+    for n in np.atleast_1d(_fits(generation)).ravel():
+        integral, _ = quad(lambda t: np.imag(np.exp(n * log_phi(t))) / t, 0.0, np.inf, limit=400)
+        out.append(0.5 + integral / np.pi)
+    return np.reshape(np.clip(out, 0.0, 1.0), np.shape(generation))

@@ -15,6 +15,14 @@ per component):
   sum_i trigamma((N-i)/2).
 
 Both paces are proportional to 1/M: M times fewer samples, M times fewer generations.
+
+EM adds ``reg_covar`` r to every covariance's diagonal, which stops the fall: in
+expectation a maximum-likelihood fit keeps (N-1)/N of the covariance, so
+E Sigma_t = (1 - 1/N) E Sigma_(t-1) + r I settles at r N I, a component std of about
+sqrt(r N) (:func:`reg_covar_level`; 0.022 for N = 500 and r = 1e-6). The balance of the
+*log-median* shrink against r (:func:`reg_covar_floor`) is lower, and is not what the
+chains show: :func:`component_recursion` simulates the per-component recursion with the
+regulariser, whose median sits near sqrt(r N).
 """
 from __future__ import annotations
 
@@ -118,8 +126,39 @@ def typical_std(generation, samples: int, weight: float, dim: int, std0: float, 
 
 
 def reg_covar_floor(samples: int, weight: float, dim: int, reg_covar: float) -> float:
-    """The level where the shrinking of a component (per axis, by exp(m / d) a
+    """The level where the log-median shrinking of a component (per axis, by exp(m / d) a
     generation) and the ``reg_covar`` added back balance: sqrt(reg_covar / (1 - exp(m / d))),
-    about sqrt(reg_covar * 2 N / (d + 3)) for N = weight * samples points."""
+    about sqrt(reg_covar * 2 N / (d + 3)) for N = weight * samples points. It underestimates
+    the level the chains reach, which the mean shrink sets (:func:`reg_covar_level`)."""
     n = max(round(weight * samples), dim + 1)
     return float(np.sqrt(reg_covar / (1.0 - np.exp(log_det_step_mean(n, dim) / dim))))
+
+
+def reg_covar_level(samples: int, weight: float, reg_covar: float) -> float:
+    """sqrt(reg_covar * N), N = weight * samples: the component std at which the expected
+    maximum-likelihood shrink, E Sigma_new = (N - 1)/N Sigma, and the ``reg_covar`` EM adds
+    back balance (the fixed point of E Sigma_t = (1 - 1/N) E Sigma_(t-1) + r I)."""
+    return float(np.sqrt(reg_covar * weight * samples))
+
+
+def component_recursion(samples: int, weight: float, dim: int, std0: float, reg_covar: float, generations: int,
+                        chains: int, rng: np.random.Generator) -> np.ndarray:
+    """The per-component recursion of the proposition with the regulariser, simulated:
+    Sigma_t = W / N + reg_covar I with W ~ Wishart(N - 1, Sigma_(t-1)) (the scatter of N
+    points; Bartlett decomposition), N = weight * samples, from Sigma_0 = std0^2 I.
+    Returns the component std det(Sigma_t)^(1/2d), (generations + 1, chains)."""
+    n = int(max(round(weight * samples), dim + 1))
+    cov = np.broadcast_to(std0 ** 2 * np.eye(dim), (chains, dim, dim)).copy()
+    eye = np.eye(dim)
+    out = np.empty((generations + 1, chains))
+    out[0] = std0
+    rows, cols = np.tril_indices(dim, -1)
+    for t in range(1, generations + 1):
+        A = np.zeros((chains, dim, dim))
+        A[:, np.arange(dim), np.arange(dim)] = np.sqrt(rng.chisquare(n - 1 - np.arange(dim), size=(chains, dim)))
+        A[:, rows, cols] = rng.standard_normal((chains, rows.size))
+        L = np.linalg.cholesky(cov)
+        LA = L @ A
+        cov = LA @ LA.transpose(0, 2, 1) / n + reg_covar * eye
+        out[t] = np.exp(np.linalg.slogdet(cov)[1] / (2 * dim))
+    return out
