@@ -276,6 +276,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     (lambda: chapter.Config(strong_sizes=(5, 100)), "strong_sizes=5"),
     (lambda: chapter.Config(policies=("replace", "hoard")), "policies='hoard'"),
     (lambda: chapter.Config(generations=0), "generations=0"),
+    (lambda: chapter.Config(subsample_linreg_chains=-1), "subsample_linreg_chains=-1"),
     (lambda: chapter.Config(neural_fractions=(0.1, -0.5)), "neural_fractions=-0.5"),
     (lambda: chapter.Config(linreg_sampler="fast"), "linreg_sampler='fast'"),
     (lambda: load("mixing", "huge"), "profile='huge'"),
@@ -289,7 +290,8 @@ def test_bad_settings_are_refused_with_their_name(call, names):
 # ------------------------------------------------------- experiments and figures
 def small_config(**kw):
     base = dict(generations=15, gaussian_chains=200, sandwich_chains=200, linreg_chains=300, strong_chains=100,
-                strong_sizes=(30, 1000, 10**6), neural_fractions=())
+                strong_sizes=(30, 1000, 10**6), neural_fractions=(), subsample_gaussian_chains=300,
+                subsample_linreg_chains=100)
     return chapter.Config(**{**base, **kw})
 
 
@@ -373,7 +375,8 @@ def test_cpu_profile_has_the_papers_sizes():
 def test_cpu_code_path_runs_at_toy_size_with_its_claims(tmp_path):
     cfg = load("mixing", "cpu", dict(
         generations=8, gaussian_chains=100, sandwich_chains=100, linreg_chains=200, strong_chains=50,
-        strong_sizes=(30, 1000, 10**6), neural_fractions=(0.0, 0.5), **{
+        subsample_gaussian_chains=100, subsample_linreg_chains=50, strong_sizes=(30, 1000, 10**6),
+        neural_fractions=(0.0, 0.5), **{
             "neural.chains": 1, "neural.generations": 1, "neural.samples": 40, "neural.epochs": 1,
             "neural.hidden": 16, "neural.latent": 2, "neural.eval_samples": 20, "neural.classifier_epochs": 1,
             "neural.classifier_hidden": 16, "neural.grid_images": 4}))
@@ -431,3 +434,39 @@ def test_exercise_checks_accept_right_and_refuse_wrong_answers(capsys):
     with pytest.raises(AnswerError, match="no answer yet"):
         ex.check_replace_error(...)
     assert "Correct" in capsys.readouterr().out
+
+
+# --------------------------------------------------------- accumulate-subsample
+def test_accumulate_subsample_runs_in_batches_beside_the_other_policies(monkeypatch):
+    """Its own chains, in batches whose pools stay under the byte cap (shrunk here so that
+    both families need several batches), and its claims can fail."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from collapse_lib.experiments import mixing_subsample
+    from collapse_lib.plots import mixing as plots
+
+    cfg = small_config()
+    # a Gaussian chain's pool: 16 generations x 50 points x 8 bytes = 6,400 bytes; 150 chains a batch
+    monkeypatch.setattr(mixing_subsample, "SUBSAMPLE_POOL_BYTES", 150 * 16 * 50 * 8)
+    seeds = mixing_subsample.batch_seeds(cfg.seed, 300, 150)
+    assert [n for _, n in seeds] == [150, 150] and seeds[0][0] == cfg.seed and len({s for s, _ in seeds}) == 2
+    res = chapter.run(cfg)
+    sub = res.subsample
+    g = cfg.generations + 1
+    assert sub.gaussian.shape == sub.gaussian_variance.shape == (g, 300) and sub.linreg.shape == (g, 100)
+    # generation 0 is the fit to the real data: the first batch shares it with the other policies' chains
+    np.testing.assert_allclose(sub.gaussian[0, :150], res.gaussian.metric["replace"][0, :150])
+    out = chapter.summary(res)["subsample"]
+    assert out["linreg"]["chains"] == 100 and out["late_from_generation"] == cfg.generations // 2
+    c = chapter.claims(res)
+    assert {"subsample_between", "subsample_linreg_rate", "subsample_gaussian_variance_rises"} <= set(c)
+    assert len(plots.subsample(res).axes) == 2
+    # replace's runs planted as accumulate-subsample's: not between, and growing at e_1 a generation
+    planted = dataclasses.replace(sub, linreg=res.linreg.metric["replace"][:, :100])
+    bad = chapter.claims(dataclasses.replace(res, subsample=planted))
+    assert not bad["subsample_between"].holds and not bad["subsample_linreg_rate"].holds
+    falling = dataclasses.replace(sub, gaussian_variance=sub.gaussian_variance[::-1])
+    assert not chapter.claims(dataclasses.replace(res, subsample=falling))["subsample_gaussian_variance_rises"].holds
+    none = chapter.run(small_config(subsample_gaussian_chains=0, subsample_linreg_chains=0, generations=2))
+    assert none.subsample is None and plots.subsample(none) is None and "subsample" not in chapter.summary(none)

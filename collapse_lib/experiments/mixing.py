@@ -6,6 +6,9 @@
   for linear regression on synthetic labels (Dohmatob, Feng and Kempe, "Model Collapse
   Demystified", NeurIPS 2024; Gerstgrasser et al., "Is Model Collapse Inevitable?",
   COLM 2024), the latter with its closed forms.
+- Accumulate-subsample (Kazdan et al., "Collapse or Thrive?", arXiv 2410.16713): every
+  generation trains on M points drawn from the real data and every synthetic set so far,
+  run on its own chains for the Gaussian and linear regression, with its measured rate.
 - Strong model collapse (Dohmatob, Feng, Subramonian and Kempe, ICLR 2025): one
   training set in which a fraction p of the labels comes from a shifted model; the test
   error against n stops falling at about p^2 c^2.
@@ -24,13 +27,14 @@ from ..data.images import load_images
 from ..engine import run_generations
 from ..families import CategoricalFamily, CategoricalSource, GaussianFamily, GaussianSource
 from ..families.linreg import SAMPLERS, LinearRegressionFamily, LinearSource, wishart_stats
-from ..policies import POLICY_NAMES, make_policy
+from ..policies import POLICY_NAMES, SUBSAMPLE, make_policy
 from ..progress import progress
 from ..runtime import generation_rng
 from ..theory import linreg as lr_theory
 from ..validation import check_choice, check_fraction, check_int, check_positive, check_sample_size
 from . import vae
 from .distributions import SANDWICH
+from .mixing_subsample import SubsampleResult, accumulate_subsample, w2_and_variance
 from .mixing_claims import PAPER, claims, standard_error, summary  # noqa: F401  (the protocol's names)
 
 #: Chapters that keep a run store resume a rerun from it (here: the VAE's generations).
@@ -63,6 +67,11 @@ class Config:
     linreg_noise: float = 1.0  # sigma (the issue's sigma^2 = 1)
     linreg_chains: int = 2000
     linreg_sampler: str = "wishart"  # "points" or "wishart" (the summary's exact law; faster)
+    # accumulate-subsample (Kazdan et al.): M points a generation drawn from the real data and every
+    # synthetic set so far, with the families' M and generations above; the policy keeps every point,
+    # so it runs on chains of its own, in batches of at most SUBSAMPLE_POOL_BYTES of pool
+    subsample_gaussian_chains: int = 5000  # chains of the Gaussian; 0 skips it
+    subsample_linreg_chains: int = 2000  # chains of the regression; 0 skips it
     # strong model collapse (Dohmatob, Feng, Subramonian and Kempe)
     strong_dim: int = 10  # d
     strong_noise: float = 1.0  # sigma
@@ -86,6 +95,8 @@ class Config:
                      "linreg_dim", "strong_dim"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("seed", self.seed, minimum=0)
+        for name in ("subsample_gaussian_chains", "subsample_linreg_chains"):
+            check_int(name, getattr(self, name), minimum=0)
         check_sample_size("gaussian_samples", self.gaussian_samples, 2, "a variance needs two samples")
         check_sample_size("sandwich_samples", self.sandwich_samples, 1, "a survey needs an answer")
         check_sample_size("linreg_samples", self.linreg_samples, self.linreg_dim + 2,
@@ -120,14 +131,16 @@ PROFILES = {
     # the neural example is the costly part on two CPU cores: no real data against half real
     # (chapter 3 shows 10 %), two chains, three generations
     "quick": Config(generations=60, gaussian_chains=1000, sandwich_chains=1000, linreg_chains=4000,
-                          strong_chains=2000, strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 14)),
+                          subsample_gaussian_chains=4000, subsample_linreg_chains=500, strong_chains=2000,
+                          strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 14)),
                           neural_fractions=(0.0, 0.5), neural=replace(_CPU_VAE, chains=2, generations=3)),
     # a laptop without GPU: Gerstgrasser et al.'s and Dohmatob et al.'s linear regression
     # (d = 10, T = 111, sigma^2 = 1, 100 generations) with 10,000 chains where their runs
     # have 100 seeds; Strong Model Collapse's sweep of n (10^1.5 to 10^8) for
     # p in {0, 0.001, 0.01, 0.1}; the VAE with 0 %, 10 % and 50 % real images
     "cpu": Config(generations=100, gaussian_chains=5000, sandwich_chains=5000, linreg_chains=10_000,
-                        strong_chains=10_000, strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)),
+                        subsample_gaussian_chains=5000, subsample_linreg_chains=2000, strong_chains=10_000,
+                        strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)),
                         neural_fractions=(0.0, 0.1, 0.5), neural=replace(_CPU_VAE, chains=3, generations=5)),
     # MNIST and chapter 3's conv VAE, sized for a free Colab T4
     "gpu": Config(strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)),
@@ -154,6 +167,7 @@ class FamilyPolicies:
     generations: np.ndarray  # (G+1,)
     metric: dict[str, np.ndarray] = field(default_factory=dict)
     theory: dict[str, np.ndarray] = field(default_factory=dict)  # policy -> (G+1,) closed form
+    variance: dict[str, np.ndarray] = field(default_factory=dict)  # policy -> (G+1, chains) fitted variance (Gaussian)
 
 
 def _run(family, source, policy_name, cfg: Config, samples: int, chains: int, desc: str):
@@ -169,8 +183,7 @@ def gaussian_policies(cfg: Config) -> FamilyPolicies:
     for name in cfg.policies:
         h = _run(GaussianFamily(1), GaussianSource(0.0, 1.0), name, cfg, cfg.gaussian_samples,
                  cfg.gaussian_chains, f"Gaussian, {name}")
-        mean, var = h["mean"][..., 0], h["cov"][..., 0, 0]
-        res.metric[name] = mean**2 + (np.sqrt(var) - 1.0) ** 2
+        res.metric[name], res.variance[name] = w2_and_variance(h)
     return res
 
 
@@ -314,7 +327,8 @@ def policy_table(res: FamilyPolicies) -> dict:
 
 @dataclass
 class Result:
-    """Every part of the chapter; ``neural`` is None when no real share of the VAE is run."""
+    """Every part of the chapter; ``neural`` is None when no real share of the VAE is run,
+    ``subsample`` when accumulate-subsample is skipped."""
 
     cfg: Config
     gaussian: FamilyPolicies
@@ -322,6 +336,7 @@ class Result:
     linreg: FamilyPolicies
     strong: StrongResult
     neural: NeuralResult | None = None
+    subsample: SubsampleResult | None = None
 
     @property
     def families(self) -> dict[str, FamilyPolicies]:
@@ -335,8 +350,9 @@ class Result:
 
 
 def run(cfg: Config, run: protocol.Run | None = None) -> Result:
-    """Every experiment of the chapter: the policies on the three families, strong collapse
-    and (when ``cfg.neural_fractions`` names shares) the VAE."""
+    """Every experiment of the chapter: the policies on the three families, strong collapse,
+    (when ``cfg.neural_fractions`` names shares) the VAE and (when it has chains)
+    accumulate-subsample."""
     return Result(cfg, gaussian_policies(cfg), sandwich_policies(cfg), linreg_policies(cfg), strong_collapse(cfg),
-                  neural_mixing(cfg, run))
+                  neural_mixing(cfg, run), accumulate_subsample(cfg, true_weights(cfg.linreg_dim, cfg.seed)))
 

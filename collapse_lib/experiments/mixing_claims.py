@@ -3,7 +3,8 @@ statements the chapter makes about its run (:func:`summary`, :func:`claims`).
 
 The papers are Gerstgrasser et al., "Is Model Collapse Inevitable?" (COLM 2024), Dohmatob,
 Feng and Kempe, "Model Collapse Demystified" (NeurIPS 2024), Dohmatob, Feng, Subramonian
-and Kempe, "Strong Model Collapse" (ICLR 2025), and Shumailov et al. (Nature 631:755, 2024).
+and Kempe, "Strong Model Collapse" (ICLR 2025), Shumailov et al. (Nature 631:755, 2024),
+and Kazdan et al., "Collapse or Thrive?" (arXiv 2410.16713) for accumulate-subsample.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..theory import linreg as lr_theory
 
 if TYPE_CHECKING:
     from .mixing import Config, FamilyPolicies, NeuralResult, Result, StrongResult
+    from .mixing_subsample import SubsampleResult
 
 #: What the papers reported (for the chapter's comparison table).
 PAPER = {
@@ -68,6 +70,8 @@ def summary(res: Result) -> dict:
                 "ratio_last_to_first": float(r.ratio.mean()),
                 "effective_classes_mean": r.effective.mean(1).tolist(),
             }
+    if res.subsample is not None:
+        out["subsample"] = subsample_summary(res.subsample)
     out["claims"] = [c.as_dict() for c in claims(res).values()]
     return out
 
@@ -196,8 +200,86 @@ def _neural_claims(neural: NeuralResult | None) -> dict[str, Claim]:
     return out
 
 
+# ------------------------------------------------------------ accumulate-subsample
+SUBSAMPLE = "accumulate-subsample"
+#: The bound the chapter states on the regression's late rate: this share of replace's e_1 a generation.
+LEVEL_OFF_SHARE = 0.01
+
+
+def late_slopes(values: np.ndarray) -> np.ndarray:
+    """Per-chain least-squares slope (per generation) of ``values`` (G+1, chains) over the
+    last half of the run, generations G/2 to G."""
+    values = np.asarray(values, float)
+    g0 = (values.shape[0] - 1) // 2
+    return np.polyfit(np.arange(g0, values.shape[0]), values[g0:], 1)[0]
+
+
+def _rate(values: np.ndarray, scale: float = 1.0) -> dict:
+    slopes = late_slopes(values) / scale
+    return {"late_slope": float(slopes.mean()), "late_slope_se": float(standard_error(slopes))}
+
+
+def subsample_summary(sub: SubsampleResult) -> dict:
+    """Final mean, its standard error, median, and the late rate (slope over the last half
+    of the run, mean over chains with its standard error) of every family run."""
+    out = {"late_from_generation": int((sub.generations.size - 1) // 2)}
+    for key, v in (("gaussian", sub.gaussian), ("gaussian_variance", sub.gaussian_variance), ("linreg", sub.linreg)):
+        if v is not None:
+            out[key] = {"chains": int(v.shape[1]), "mean_final": float(v[-1].mean()),
+                        "se_final": float(standard_error(v[-1])), "median_final": float(np.median(v[-1])), **_rate(v)}
+    if sub.linreg is not None:
+        r = _rate(sub.linreg, sub.one_fit_error)
+        out["linreg"].update(late_slope_in_e1=r["late_slope"], late_slope_in_e1_se=r["late_slope_se"])
+    return out
+
+
+def _subsample_claims(res: Result) -> dict[str, Claim]:
+    """What the chapter says about accumulate-subsample, checked on the run."""
+    sub = res.subsample
+    if sub is None:
+        return {}
+    out = {}
+    parts = [(fam, v) for fam, v in ((res.gaussian, sub.gaussian), (res.linreg, sub.linreg))
+             if v is not None and {"replace", "accumulate"} <= set(fam.metric)]
+    if parts:
+        ok, ev = True, []
+        for fam, v in parts:
+            m, se = v[-1].mean(), standard_error(v[-1])
+            acc, rep = fam.metric["accumulate"][-1], fam.metric["replace"][-1]
+            ok &= bool(m - acc.mean() > Z * np.hypot(se, standard_error(acc))
+                       and rep.mean() - m > Z * np.hypot(se, standard_error(rep)))
+            ev.append(f"{fam.family}: accumulate {acc.mean():.4g}, accumulate-subsample {m:.4g} +- {se:.2g} "
+                      f"(median {np.median(v[-1]):.4g}), replace {rep.mean():.4g}")
+        out["subsample_between"] = claim(
+            f"At the last generation accumulate-subsample's mean lies between accumulate and replace, each more "
+            f"than {Z:g} standard errors away, in the Gaussian and the regression", ok, "; ".join(ev))
+    g0 = (sub.generations.size - 1) // 2
+    if sub.linreg is not None:
+        r = _rate(sub.linreg, sub.one_fit_error)
+        upper = r["late_slope"] + Z * r["late_slope_se"]
+        out["subsample_linreg_rate"] = claim(
+            f"Under accumulate-subsample the regression error grows slowly if at all: from generation {g0} on it "
+            f"rises by less than {LEVEL_OFF_SHARE:.0%} of replace's rate (e_1 a generation), {Z:g} standard errors "
+            "included",
+            upper < LEVEL_OFF_SHARE,
+            f"mean slope {r['late_slope']:.4f} +- {r['late_slope_se']:.4f} e_1 a generation over {sub.linreg.shape[1]} "
+            f"chains (upper bound {upper:.4f}); last generation {sub.linreg[-1].mean() / sub.one_fit_error:.3f} e_1")
+    if sub.gaussian_variance is not None:
+        r = _rate(sub.gaussian_variance)
+        v = sub.gaussian_variance
+        out["subsample_gaussian_variance_rises"] = claim(
+            f"Under accumulate-subsample the Gaussian's mean fitted variance is still rising from generation {g0} on: "
+            f"slow growth, not a level (slope above {Z:g} standard errors)",
+            r["late_slope"] > Z * r["late_slope_se"],
+            f"mean slope {r['late_slope']:.2e} +- {r['late_slope_se']:.1e} a generation over {v.shape[1]} chains; "
+            f"mean variance {v[g0].mean():.4f} at generation {g0}, {v[-1].mean():.4f} at {v.shape[0] - 1} "
+            f"(medians {np.median(v[g0]):.4f}, {np.median(v[-1]):.4f})")
+    return out
+
+
 def claims(res: Result) -> dict[str, Claim]:
     """Every statement the chapter makes about its run, with the numbers behind it, by key
-    (the keys of strong collapse start with ``strong_``, those of the VAE with ``neural_``)."""
+    (the keys of strong collapse start with ``strong_``, those of the VAE with ``neural_``,
+    those of accumulate-subsample with ``subsample_``)."""
     return {**_policy_claims(res.gaussian, res.sandwich, res.linreg, res.cfg), **_strong_claims(res.strong),
-            **_neural_claims(res.neural)}
+            **_neural_claims(res.neural), **_subsample_claims(res)}

@@ -8,9 +8,9 @@ from ..experiments.mixing import Result
 from .style import spread, theory
 
 #: one colour per policy, the same in every panel
-POLICY_COLORS = {"replace": "C3", "accumulate": "C0", "mix": "C2", "fresh": "C1"}
+POLICY_COLORS = {"replace": "C3", "accumulate": "C0", "mix": "C2", "fresh": "C1", "accumulate-subsample": "C4"}
 POLICY_LABELS = {"replace": "replace", "accumulate": "accumulate", "mix": "mix (fixed real fraction)",
-                 "fresh": "fresh real data"}
+                 "fresh": "fresh real data", "accumulate-subsample": "accumulate-subsample (M of the pool)"}
 
 
 def policies(res: Result, log_scale=("Gaussian", "linear regression")):
@@ -86,5 +86,53 @@ def neural(res: Result):
     return fig
 
 
+def _mean_band(ax, x, values, z: float, color, label):
+    """The mean over chains with a band of z standard errors of the mean, and the median (thin dashes)."""
+    mean = values.mean(axis=1)
+    se = values.std(axis=1, ddof=1) / np.sqrt(values.shape[1])
+    ax.plot(x, mean, color=color, label=f"{label}: mean")
+    ax.fill_between(x, mean - z * se, mean + z * se, color=color, alpha=0.25, linewidth=0)
+    ax.plot(x, np.median(values, axis=1), color=color, linewidth=0.8, linestyle="--", label=f"{label}: median")
+
+
+def subsample(res: Result):
+    """Accumulate-subsample beside accumulate and replace. Left: the Gaussian's fitted
+    variance, mean over chains with a band of Z standard errors of the mean and the median
+    (dashes). Right: the regression's excess error in units of one fit's error e_1, mean
+    with the chains' 10-90 % band, and the closed forms of replace and accumulate (black).
+    None when accumulate-subsample was not run."""
+    from ..experiments.mixing_claims import Z
+
+    sub = res.subsample
+    if sub is None:
+        return None
+    panels = [p for p in ("gaussian", "linreg") if getattr(sub, p) is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.9))
+    axes = dict(zip(panels, np.atleast_1d(axes)))
+    g = sub.generations
+    if "gaussian" in axes:
+        ax = axes["gaussian"]
+        if "accumulate" in res.gaussian.variance:
+            _mean_band(ax, g, res.gaussian.variance["accumulate"], Z, POLICY_COLORS["accumulate"], "accumulate")
+        _mean_band(ax, g, sub.gaussian_variance, Z, POLICY_COLORS["accumulate-subsample"], "accumulate-subsample")
+        ax.axhline(1.0, color="k", linewidth=0.8, linestyle=":")
+        ax.set(xlabel="generation", ylabel="fitted variance (real: 1)",
+               title=f"Gaussian (band: {Z:g} s.e. of the mean)")
+        ax.legend(fontsize=8)
+    if "linreg" in axes:
+        ax, e1 = axes["linreg"], sub.one_fit_error
+        for name in ("replace", "accumulate"):
+            if name in res.linreg.metric:
+                spread(ax, g, res.linreg.metric[name] / e1, label=POLICY_LABELS[name], color=POLICY_COLORS[name])
+        spread(ax, g, sub.linreg / e1, label=POLICY_LABELS["accumulate-subsample"],
+               color=POLICY_COLORS["accumulate-subsample"])
+        for i, (name, y) in enumerate((k, v) for k, v in res.linreg.theory.items() if k in ("replace", "accumulate")):
+            theory(ax, g, y / e1, label=f"theory ({name})", linestyle="--" if i == 0 else ":")
+        ax.set(xlabel="generation", ylabel="excess test error / $e_1$", title="linear regression", yscale="log")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 #: Every figure of the chapter by name.
-FIGURES = {"policies": policies, "strong_collapse": strong_collapse, "neural": neural}
+FIGURES = {"policies": policies, "strong_collapse": strong_collapse, "neural": neural, "subsample": subsample}

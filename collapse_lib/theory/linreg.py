@@ -29,6 +29,12 @@ its t+1 exchangeable blocks, so E tr(A_t^-2 X_t^T X_t) = E tr(A_t^-1) / (t+1) an
 e_1 sum_k 1/k^2 exactly; with fresh inputs every generation, as here, the sum above is
 exact and slightly smaller.
 
+**Accumulate-subsample** (Kazdan et al., "Collapse or Thrive?", arXiv 2410.16713): each
+generation fits T points drawn from the real data and every synthetic set so far. No
+closed form is given here: the same points return in many generations' subsets, so the
+generations' errors are correlated through the points they share and the sum above does
+not carry over. Chapter 5 measures the rate (:mod:`collapse_lib.experiments.mixing_subsample`).
+
 **Strong model collapse** (Dohmatob, Feng, Subramonian and Kempe, "Strong Model
 Collapse", ICLR 2025). One training set of n points, n_2 = round(p n) of them labelled
 by a shifted model w* + Delta (its quality c^2 = |Delta|^2, the excess error of the model
