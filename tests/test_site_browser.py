@@ -39,7 +39,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
-from book_site import AXE, CHROMIUM, LAUNCH_ARGS, MATH_JS, PAGE_TIMEOUT_MS, missing, route, serve  # noqa: E402
+import book_site  # noqa: E402
+from book_site import AXE, MATH_JS, PAGE_TIMEOUT_MS, missing, route, serve  # noqa: E402
 
 #: the rules every page must pass: WCAG 2.0 and 2.1, levels A and AA
 AXE_JS = """async () => {
@@ -92,14 +93,8 @@ def browser():
         reason = f"no local axe-core at {AXE}: run bash scripts/setup.sh (it installs it with npm)"
     if reason:
         _unavailable(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with book_site.browser() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
