@@ -4,6 +4,14 @@ Shumailov et al. (Nature 2024) note that sampling which favours likely outputs s
 up the loss of tails; "A Tale of Tails" (Dohmatob et al., 2024) models top-k/top-p
 decoding as cutting the distribution at a rank k. These functions act on the last axis
 of probability arrays, so they work for one distribution or for many chains at once.
+
+Two decoders of chapter 4 are not here. The temperature-0 limit of :func:`apply_temperature`
+is greedy decoding; beam search is a different mode-seeker, which approximates the most
+likely whole continuation. The repetition penalty of Keskar et al. (2019), as Hugging Face
+applies it inside beam search, acts on log-probabilities (all negative) of every token
+already in the sequence, prompt included: ``log p -> theta * log p``, i.e. ``p -> p**theta``
+in the beam score, once however often the token appeared; with one beam it acts on raw
+logits instead (a positive logit divided by theta, a negative one multiplied).
 """
 from __future__ import annotations
 

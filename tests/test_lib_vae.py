@@ -469,15 +469,28 @@ def _result(spreads: dict, classes: dict) -> chapter.Result:
 
 
 def test_claims_follow_the_numbers():
-    good = _result({"replace": [1.0, 0.8, 0.6], "mix": [1.0, 0.9, 0.8], "replace-fixed": [1.0, 0.5, 0.3],
+    # replace falls 0.8 -> 0.715 from generation 1, a ratio of 0.894 per generation, inside the paper's runs
+    good = _result({"replace": [1.0, 0.8, 0.715], "mix": [1.0, 0.9, 0.8], "replace-fixed": [1.0, 0.5, 0.3],
                     "mix-fixed": [1.0, 0.7, 0.6]},
                    {"replace": [10, 5, 2], "mix": [10, 8, 6], "replace-fixed": [10, 3, 1], "mix-fixed": [10, 6, 4]})
     assert all(c.holds for c in chapter.claims(good).values()), chapter.claims(good)
     bad = _result({"replace": [1.0, 1.1, 1.2], "mix": [1.0, 1.05, 1.1], "replace-fixed": [1.0, 1.1, 1.2],
-                   "mix-fixed": [1.0, 1.2, 1.3]},
+                   "mix-fixed": [1.0, 1.05, 1.1]},
                   {"replace": [10, 10, 10], "mix": [10, 9, 9], "replace-fixed": [10, 10, 10], "mix-fixed": [10, 9, 9]})
     failed = [c for c in chapter.claims(bad).values() if not c.holds]
-    assert len(failed) == len(chapter.claims(bad)) == 10
+    assert len(failed) == len(chapter.claims(bad)) == 12
+
+
+def test_active_units_and_pixel_entropy():
+    """Active units count the coordinates whose mean varies across images by more than
+    0.01; the entropy floor is zero on black-and-white images and at
+    grey 1/2 is log 2 nats per pixel."""
+    mu = np.c_[np.linspace(-1, 1, 50), np.full(50, 0.3), 0.05 * np.linspace(-1, 1, 50)]
+    assert chapter.active_units(mu) == 1  # var 0.347; 0; 0.00087
+    bw = np.array([[0, 255, 0, 255]], np.uint8)
+    assert chapter.pixel_entropy(bw)[0] == 0.0
+    grey = np.full((1, 4), 0.5)
+    np.testing.assert_allclose(chapter.pixel_entropy(grey), [4 * np.log(2)], rtol=4 * np.finfo(float).eps)
 
 
 # ---------------------------------------------------------------- figures and CLI
@@ -612,3 +625,18 @@ def test_reduced_precision_training_agrees_with_float32(arch, amp_dtype):
     np.testing.assert_allclose(got, ref, rtol=max(rtol(models), rtol(full)))
     assert any(not torch.equal(p, q) for p, q in zip(full[0].parameters(), low[0].parameters()))
 
+
+
+def test_dropped_variance_check():
+    """Black-and-white images keep all their variance (share 0); images of constant grey
+    1/2 keep none (share 1); the check refuses a percentage."""
+    from collapse_lib.exercises._common import AnswerError
+    from collapse_lib.exercises.vae import check_dropped_variance, dropped_variance_share
+
+    assert dropped_variance_share(np.array([[0, 255], [255, 0]], np.uint8)) == 0.0
+    assert dropped_variance_share(np.full((3, 4), 0.5)) == 1.0
+    grey = np.array([[0.2, 0.5], [0.6, 0.9]])
+    share = dropped_variance_share(grey)
+    assert check_dropped_variance(round(share, 3), grey)
+    with pytest.raises(AnswerError, match="percentage"):
+        check_dropped_variance(100 * share, grey)

@@ -16,9 +16,11 @@ def perplexity_of_probs(probs) -> float:
 
 
 def check_perplexity(answer, probs) -> bool:
-    """The perplexity of a sequence whose predicted tokens had probabilities ``probs``."""
+    """The perplexity of a sequence whose predicted tokens had probabilities ``probs``, asked
+    to three significant digits: a relative tolerance of 1e-2 accepts any such rounding
+    (2.74 for 2.7399...), and the two-digit 2.7 is refused (1.5 % off)."""
     expected = perplexity_of_probs(probs)
-    check_close("perplexity", answer, expected, rtol=1e-3,
+    check_close("perplexity", answer, expected, rtol=1e-2,
                 hint="take the mean of -log p over the tokens, then exponentiate (not the mean of 1/p)")
     return passed(f"perplexity {expected:.4g}, the inverse geometric mean of the {len(probs)} probabilities")
 
@@ -51,8 +53,16 @@ def check_sequence_perplexities(answer, nll) -> bool:
 
 def check_mfu(answer, n_params: int, tokens: int, seconds: float, peak_flops: float) -> bool:
     """Model FLOPs utilisation of training ``n_params`` weights on ``tokens`` tokens in
-    ``seconds`` on a device of ``peak_flops`` FLOP/s."""
+    ``seconds`` on a device of ``peak_flops`` FLOP/s, as a fraction (0.025, not 2.5 %),
+    to two significant digits: a relative tolerance of 1e-2 accepts 0.025 for 0.02494."""
     expected = 6.0 * n_params * tokens / seconds / peak_flops
-    check_close("model FLOPs utilisation", answer, expected, rtol=1e-3,
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        value = None
+    if value is not None and expected < 1 and 1 <= value <= 100:
+        raise AnswerError(f"model FLOPs utilisation: got {value:g}, which looks like a percentage; give it as a "
+                          f"fraction between 0 and 1")
+    check_close("model FLOPs utilisation", answer, expected, rtol=1e-2,
                 hint="a forward pass costs 2 FLOPs per weight and token, the backward pass twice that")
     return passed(f"MFU {expected:.1%}: 6 x {int(n_params):,} weights x {int(tokens):,} tokens in {seconds:g} s")

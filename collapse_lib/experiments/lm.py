@@ -35,7 +35,8 @@ from ..lm.models import OPT_125M, TinyGPTConfig
 from ..lm.pretrain import PretrainSettings
 from ..policies import make_policy
 from ..validation import check_choice, check_fraction, check_int, check_positive
-from .lm_claims import PAPER, claims, summary  # noqa: F401 (the protocol's names of the chapter)
+from .lm_claims import (PAPER, PAPER_CLAIMS, RUN_CLAIMS, claims, paper_mix_bound,  # noqa: F401 (the protocol's names)
+                        paper_relative_rise, summary)
 
 #: The base model of the offline profiles; every other ``model`` is a pretrained causal LM.
 TINY = "tiny-gpt2"
@@ -181,6 +182,14 @@ class LMSetup:
         return self.tokenizer.decode(np.asarray(tokens).tolist())
 
 
+def chars_per_token(setup: LMSetup, blocks: int = 256) -> float:
+    """Characters of text per token of the first ``blocks`` real test blocks: divides a
+    log-perplexity (nats per token) into nats per character, a unit that does not depend on
+    the tokenizer."""
+    sample = setup.test_blocks[:blocks]
+    return sum(len(setup.decode(b)) for b in sample) / sample.size
+
+
 def load_corpus(cfg: Config):
     """The fine-tuning and test text: wikitext-2, or the pydoc topics (all of them split
     into fine-tuning and test documents when the base is pre-trained on the docstrings;
@@ -283,6 +292,12 @@ class RegimeResult:
     def rise(self) -> float:
         """The rise of the mean test perplexity, last generation against generation 0."""
         return self.test_ppl[-1].mean() - self.test_ppl[0].mean()
+
+    @cached_property
+    def relative_rise(self) -> np.ndarray:
+        """(C,) last generation's test perplexity over generation 0's, minus 1, per chain: a change
+        that, unlike perplexity points, can be set beside a run with another tokenizer."""
+        return self.test_ppl[-1] / self.test_ppl[0] - 1.0
 
     @cached_property
     def data_ppl_median(self) -> np.ndarray:

@@ -4,9 +4,12 @@ Follows the VAE experiment of Shumailov et al., "AI models collapse when trained
 recursively generated data" (Nature 631:755, 2024; the authors' ``VAE_experiments``
 notebook): a VAE is trained on real digits, every later generation trains a fresh VAE
 on images decoded from the previous one's prior samples, and collapse is measured by
-the spread of the *original* encoder's latent means on each generation's images. The
-chapter adds a diversity measure (the class balance seen by a classifier trained on real
-digits), sample grids, several chains, the *mix* policy that keeps 10 % real data, and
+the spread of the *original* encoder's latent means on each generation's images (the
+notebook measures its synthetic generations 1-5 only; here generation 0, trained on real
+digits, is measured too). The chapter adds a diversity measure (the class balance seen by a
+classifier trained on real digits), the active units of each generation's own encoder, the
+binary-entropy floor of the loss, sample grids, several chains, the *mix* policy that keeps
+10 % real data (borrowed from the paper's language-model experiment), and
 two ways of handing a generation its predecessor's images (``synthetic``): the paper's,
 new decoder samples for every batch (``"fresh"``), and one fixed synthetic set per
 generation (``"fixed"``), so that the chapter measures how much the scheme changes the
@@ -29,7 +32,7 @@ from ..policies import make_policy
 from ..progress import progress
 from ..runtime import generation_rng
 from ..validation import check_choice, check_fraction, check_int, check_positive, check_sample_size
-from .vae_claims import PAPER, claims, summary  # noqa: F401  (the protocol's names)
+from .vae_claims import PAPER, claims, paper_step_ratios, summary  # noqa: F401  (the protocol's names)
 
 #: Chapters that keep a run store resume a rerun from it.
 RESUMABLE = True
@@ -172,6 +175,26 @@ def latent_spread(mu: np.ndarray) -> float:
     return float(np.std(mu))
 
 
+#: A latent coordinate is *active* when its encoder mean varies across images by more than
+#: this (variance over images, Burda et al., "Importance weighted autoencoders", 2016).
+ACTIVE_VARIANCE = 0.01
+
+
+def active_units(mu: np.ndarray, threshold: float = ACTIVE_VARIANCE) -> int:
+    """Latent coordinates whose mean varies across the images (n, latent): Var_x mu_k(x) > threshold."""
+    return int((np.var(np.asarray(mu, float), axis=0) > threshold).sum())
+
+
+def pixel_entropy(images: np.ndarray) -> np.ndarray:
+    """(n,) the binary-entropy floor of the loss per image, in nats: sum over pixels of
+    H(x_j) = -x_j log x_j - (1 - x_j) log(1 - x_j), the cross-entropy of a perfect
+    reconstruction of grey levels x_j in [0, 1] (uint8 images are divided by 255)."""
+    x = np.asarray(images, float) / (255.0 if np.asarray(images).dtype == np.uint8 else 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(x > 0, x * np.log(x), 0.0) - np.where(x < 1, (1 - x) * np.log1p(-x), 0.0)
+    return h.sum(-1)
+
+
 # ------------------------------------------------------------------ the experiment
 @dataclass
 class VAERun:
@@ -184,11 +207,25 @@ class VAERun:
     grids: np.ndarray  # (G+1, grid_images, pixels) images of chain 0
     resumed_from: int | None = None
     synthetic: str = "fixed"  # the scheme: "fresh" (new decoder samples every batch) or "fixed"
+    active: np.ndarray | None = None  # (G+1, C) active latent units of generation t's own encoder on its images
+    entropy: np.ndarray | None = None  # (G+1, C) mean binary-entropy floor (nats) of generation t's images
 
     @property
     def ratio(self) -> np.ndarray:
         """(C,) latent spread of the last generation over generation 0's, per chain."""
         return self.spread[-1] / self.spread[0]
+
+    @property
+    def synthetic_ratio(self) -> np.ndarray:
+        """(C,) latent spread of the last generation over generation 1's (the first trained on
+        synthetic images), per chain: the span the paper's notebook prints."""
+        return self.spread[-1] / self.spread[1]
+
+    @property
+    def step_ratio(self) -> np.ndarray:
+        """(C,) geometric mean ratio of the spread per generation from generation 1 on."""
+        steps = len(self.spread) - 2
+        return self.synthetic_ratio ** (1.0 / steps) if steps > 0 else np.full(self.spread.shape[1], np.nan)
 
     @cached_property
     def effective(self) -> np.ndarray:
@@ -207,6 +244,9 @@ class Result:
     real_shares: np.ndarray  # (10,) class shares of the real training images
     real_grid: np.ndarray  # (grid_images, pixels)
     policies: dict[str, VAERun] = field(default_factory=dict)
+    real_test_effective: float = float("nan")  # effective classes the classifier assigns to the real test images
+    floor_spread: np.ndarray | None = None  # (C,) the measure on the mean real image alone (a collapsed model)
+    real_entropy: float = float("nan")  # mean binary-entropy floor (nats) of the real training images
 
     @property
     def generations(self) -> np.ndarray:
@@ -229,6 +269,17 @@ class Result:
     def schemes(self) -> list[str]:
         """The schemes run, the main one first."""
         return list(dict.fromkeys(p.synthetic for p in self.policies.values()))
+
+
+def loss_floor(res: Result, name: str, real_fraction: float = 0.1) -> np.ndarray:
+    """(G+1,) the floor of run ``name``'s loss per image, mean over chains: the binary entropy
+    of the images generation t trains on (real digits at generation 0, generation t-1's
+    images after, with ``real_fraction`` real ones under mix), which a perfect
+    reconstruction would still pay."""
+    p = res.policies[name]
+    f = real_fraction if p.policy == "mix" else 0.0
+    synthetic = p.entropy.mean(1)[:-1]
+    return np.r_[res.real_entropy, f * res.real_entropy + (1 - f) * synthetic]
 
 
 def shared_fit(store, fam: VAEFamily) -> Callable[[ImageSet], VAEParams]:
@@ -273,14 +324,18 @@ def measure(cfg: Config, data: ImageData, history: History, clf: DigitClassifier
     first = VAEParams(W[0], L[0])
     G1, C = W.shape[:2]
     spread, shares = np.empty((G1, C)), np.empty((G1, C, CLASSES))
+    active, entropy = np.empty((G1, C), int), np.empty((G1, C))
     grids = np.empty((G1, cfg.grid_images, data.pixels), np.uint8)
     for t in progress(range(G1), desc=f"measuring, {policy}"):
-        images = fam.sample_images(VAEParams(W[t], L[t]), cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
+        own = VAEParams(W[t], L[t])
+        images = fam.sample_images(own, cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
         for c in range(C):
             spread[t, c] = latent_spread(fam.encode_means(first, c, images[c]))
+            active[t, c] = active_units(fam.encode_means(own, c, images[c]))
+            entropy[t, c] = pixel_entropy(images[c]).mean()
         shares[t] = class_shares(clf.predict(images.reshape(-1, data.pixels)).reshape(C, -1))
         grids[t] = np.resize(images[0], (cfg.grid_images, data.pixels))
-    return VAERun(policy, spread, shares, L, grids, history.resumed_from, scheme)
+    return VAERun(policy, spread, shares, L, grids, history.resumed_from, scheme, active, entropy)
 
 
 def first_params(history: History) -> VAEParams:
@@ -296,6 +351,14 @@ def real_spread(cfg: Config, data: ImageData, first: VAEParams, device: str | No
     return np.array([latent_spread(fam.encode_means(first, c, real)) for c in range(cfg.chains)])
 
 
+def floor_spread(cfg: Config, data: ImageData, first: VAEParams, device: str | None = None) -> np.ndarray:
+    """(C,) the measure on a fully collapsed model that draws one image, the mean real
+    training digit: the std of that image's ``latent`` encoder means (exercise 2)."""
+    fam = family(cfg, data, device=device)
+    mean_image = np.rint(data.train_images.astype(float).mean(0, keepdims=True)).astype(np.uint8)
+    return np.array([latent_spread(fam.encode_means(first, c, mean_image)) for c in range(cfg.chains)])
+
+
 def run(cfg: Config, run: protocol.Run | None = None) -> Result:
     """Every policy of ``cfg`` under every scheme, on its data set, measured."""
     how = run or protocol.Run()
@@ -304,6 +367,8 @@ def run(cfg: Config, run: protocol.Run | None = None) -> Result:
     grid = np.resize(data.test_images, (cfg.grid_images, data.pixels))
     res = Result(data.describe(), data.side, clf.score(data.test_images, data.test_labels), None,
                  class_shares(data.train_labels), grid)
+    res.real_test_effective = float(effective_classes(class_shares(clf.predict(data.test_images))))
+    res.real_entropy = float(pixel_entropy(data.train_images).mean())
     first_fit = shared_fit(protocol.store(cfg, "generation0", how, version=STORE_FORMAT),
                            family(cfg, data, device=how.device, threads=how.threads))
     from ..distributed import map_units
@@ -318,5 +383,6 @@ def run(cfg: Config, run: protocol.Run | None = None) -> Result:
         res.policies[cfg.run_name(policy, scheme)] = measured
         if res.real_spread is None:
             res.real_spread = real_spread(cfg, data, first, how.device)
+            res.floor_spread = floor_spread(cfg, data, first, how.device)
     return res
 

@@ -47,9 +47,11 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
 
     Exactly ``max_new_tokens`` tokens are generated for every block (the end-of-text token
     is suppressed until then, as ``min_new_tokens`` does in the paper's code). The
-    repetition penalty of Keskar et al. (2019) divides the positive logits (multiplies the
-    negative ones) of every token already in the sequence, prompt included; 1 switches it
-    off. ``batch_size`` blocks are continued at once (times ``num_beams`` sequences).
+    repetition penalty of Keskar et al. (2019) acts on every token already in the sequence,
+    prompt included: under beam search Hugging Face applies it to the log-probabilities,
+    ``log p -> theta log p`` (``p -> p**theta``); with one beam, to the raw logits (a positive
+    logit divided by theta, a negative one multiplied; :mod:`collapse_lib.decoding`). 1
+    switches it off. ``batch_size`` blocks are continued at once (times ``num_beams`` sequences).
     With ``return_stats`` the result is ``(tokens, GenerationStats)``.
     """
     import torch

@@ -46,18 +46,32 @@ def _style(name: str, res: Result) -> dict:
 
 
 def latent_spread(res: Result, show_paper: bool = True):
-    """The paper's collapse measure per generation: mean and spread over chains."""
+    """The paper's collapse measure per generation, mean and range over chains (left), and
+    the same divided by generation 1's, the first synthetic generation, where the paper's
+    printed values start (right): different encoders give different scales, ratios compare."""
     g = res.generations
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    first = PAPER["first_generation"]
+    paper_g = first + np.arange(len(PAPER["latent_std"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for name, p in res.policies.items():
-        spread(ax, g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0), **_style(name, res))
-    ax.axhline(res.real_spread.mean(), color="0.5", linestyle="-.", label="real test images")
+        spread(axes[0], g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0), **_style(name, res))
+        if len(g) > first:
+            spread(axes[1], g[first:], p.spread[first:] / p.spread[first], label=_label(name, res), marker="o",
+                   quantiles=(0.0, 1.0), **_style(name, res))
+    axes[0].axhline(res.real_spread.mean(), color="0.5", linestyle="-.", label="real test images")
+    if res.floor_spread is not None:
+        axes[0].axhline(res.floor_spread.mean(), color="0.3", linestyle=(0, (1, 3)),
+                        label="one average digit (collapsed)")
     if show_paper:
-        ax.plot(np.arange(len(PAPER["latent_std"])), PAPER["latent_std"], "k:", marker="x",
-                label="Shumailov et al. (MNIST, one run)")
-    ax.set(xlabel="generation", ylabel="std of generation-0 latent means",
-           title="Latent spread of each generation's images")
-    ax.legend(fontsize=8)
+        paper = np.asarray(PAPER["latent_std"])
+        axes[0].plot(paper_g, paper, "k:", marker="x", label="Shumailov et al. (MNIST, one run)")
+        axes[1].plot(paper_g, paper / paper[0], "k:", marker="x", label="Shumailov et al. (MNIST, one run)")
+    axes[0].set(xlabel="generation", ylabel="std of generation-0 latent means",
+                title="Latent spread of each generation's images")
+    axes[1].set(xlabel="generation", ylabel=f"spread / spread at generation {first}",
+                title=f"Relative to generation {first}, the first synthetic one")
+    for ax in axes:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
