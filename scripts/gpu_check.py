@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
 
 #: chapter number -> experiment of ``python -m collapse_lib run``
-EXPERIMENTS = {"01": "distributions", "02": "gmm", "03": "vae", "04": "lm", "05": "mixing", "06": "larger"}
+EXPERIMENTS = {"01": "distributions", "02": "gmm", "03": "vae", "04": "lm", "05": "mixing", "06": "larger",
+               "07": "verification"}
 #: the benchmark modules with GPU variants (``chains`` is NumPy on the CPU, ``book`` is step 1)
 GPU_BENCHMARKS = ("gmm_em", "vae", "lm_generate", "lm_train")
 CHAPTER_TIMEOUT_S = 900

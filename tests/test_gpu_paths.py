@@ -189,11 +189,13 @@ def test_gpu_larger_models_config_runs_the_language_model_sweep(gpu_env):
     from collapse_lib.experiments import larger
 
     cfg, run = load("larger"), Run(root=gpu_env)
+    lm = cfg.language_models
     res = larger.run_language_models(cfg, run)
-    assert "wikitext-2" in res.data and res.test_loss.shape == (2, 2) and np.isfinite(res.test_loss).all()
+    assert "wikitext-2" in res.data and np.isfinite(res.loss).all()
+    assert res.loss.shape == (lm.seeds, len(lm.sizes), len(lm.fractions), lm.checkpoints)
     assert res.parameters[1] > res.parameters[0]
-    # trained models predict real text better than the uniform guess over the 300 tokens
-    assert (res.test_loss < np.log(300)).all()
+    # every model, real or mixed, predicts real text better after training than at its first checkpoint
+    assert (res.loss[..., -1] < res.loss[..., 0]).all()
     nets = larger.run_networks(cfg, run)
     assert "mnist" in nets.data and np.isfinite(nets.errors).all() and nets.errors.shape == (1, 3, 2)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from collapse_lib import protocol
-from collapse_lib.experiments import larger
+from collapse_lib.experiments import larger, larger_claims, larger_nets
 from collapse_lib.families.mlp_width import WidthSweepMLP
 from collapse_lib.families.random_features import (Problems, RandomFeatureRidge, draw_problems, min_norm_limit,
                                                     power_law_spectrum)
@@ -373,6 +373,8 @@ def _small_config(**kw):
     base = dict(n=20, d=40, ratios=(0.5, 2.0), fractions=(0.5,), qualities=(1.0,), seeds=6, chunk=4,
                 theory_seeds=3, dataset="digits", widths=(4, 16), net_fractions=(0.0, 1.0), net_seeds=2,
                 net_train=120, teacher_train=40, teacher_width=8, steps=15,
+                samples=larger.SamplesConfig(sizes=(30, 60, 120), widths=(4, 16), seeds=2, epochs=1, min_steps=5,
+                                             batch=32),
                 language_models=larger.NO_LANGUAGE_MODELS)
     base.update(kw)
     return larger.Config(**base)
@@ -447,22 +449,30 @@ def test_profiles_and_cli_registration():
     from collapse_lib.plots.larger import FIGURES
 
     assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger" and larger.RESUMABLE
-    assert list(FIGURES) == ["double_descent", "synthetic_excess", "pareto", "network_widths", "language_model_sizes"]
+    assert list(FIGURES) == ["double_descent", "synthetic_excess", "pareto", "network_widths", "sample_scaling",
+                             "language_model_scaling", "language_model_sizes"]
     q = protocol.load("larger", "quick")
     assert q.dataset == "mnist5k" and q.d >= q.n
     assert protocol.load("larger", "gpu").n == larger.PAPER["pareto_n"]
     assert all(not np.isclose(r, 1.0) for r in q.ratios)
-    assert protocol.load("larger", "gpu").language_models.run and not q.language_models.run
+    assert protocol.load("larger", "gpu").language_models.run and q.language_models.run
+    assert q.language_models.text == "stdlib"  # offline text: quick and cpu download nothing
     # the language-model sweep is one nested config, set field by field
-    lm = protocol.load("larger", "gpu", {"language_models.epochs": "1", "language_models.sizes": "[[1, 16]]"})
-    assert lm.language_models.epochs == 1 and lm.language_models.sizes == ((1, 16),)
+    lm = protocol.load("larger", "gpu", {"language_models.tokens": "32768", "language_models.sizes": "[[1, 16]]"})
+    assert lm.language_models.tokens == 32768 and lm.language_models.sizes == ((1, 16),)
+    # the paper's shares: at least {0, 0.1, 0.5, 1} and three sizes in every profile that runs them
+    for name in ("quick", "cpu", "gpu"):
+        c = protocol.load("larger", name).language_models
+        assert {0.0, 0.1, 0.5, 1.0} <= set(c.fractions) and len(c.sizes) >= 3
 
 
 def test_cpu_profile_has_the_papers_n_and_trains_on_the_offline_mnist_digits():
     cpu = protocol.load("larger", "cpu")
     assert cpu.n == larger.PAPER["pareto_n"] and cpu.d >= cpu.n and cpu.dataset == "mnist5k"
     assert min(cpu.ratios) < 1 < max(cpu.ratios) and all(not np.isclose(r, 1.0) for r in cpu.ratios)
-    assert cpu.teacher_train + cpu.net_train <= 4000 and not cpu.language_models.run  # mnist5k: 4,000 digits
+    assert cpu.teacher_train + cpu.net_train <= 4000  # mnist5k: 4,000 training digits
+    assert cpu.teacher_train + max(cpu.samples.sizes) <= 4000 and 0.01 in cpu.samples.fractions
+    assert cpu.language_models.run and cpu.language_models.text == "stdlib"
     with pytest.raises(ValueError, match="dataset"):
         protocol.load("larger", "cpu", {"dataset": "cifar"})
 
@@ -525,30 +535,162 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
         check_random_feature_fit(np.zeros(5), X, y, S, 5)
 
 
-def test_language_model_sizes_run_end_to_end_on_the_offline_text():
-    """A miniature of the gpu-profile sweep, on the offline text (a few seconds)."""
+def test_first_bend_check_accepts_the_share_that_leaves_first():
+    from collapse_lib.exercises import AnswerError, check_first_bend
+
+    sizes = np.array([100, 300, 1000, 3000])
+    # 3 seeds x shares (0, 0.01, 0.1, 0.5) x 1 width x 4 sizes; the 0.5 curve is far above from n = 300 on,
+    # the 0.1 one from n = 3000 on, the 0.01 one never (test-set binomial error about 0.01 at these rates)
+    base = np.array([0.30, 0.20, 0.15, 0.10])
+    shift = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0.1], [0, 0.2, 0.2, 0.2]])
+    errors = np.broadcast_to((base + shift)[None, :, None, :], (3, 4, 1, 4)).copy()
+    res = larger.SampleResult("toy", sizes, np.array([0.0, 0.01, 0.1, 0.5]), np.array([64]), errors,
+                              np.ones_like(errors), 0.2, 0.2, 784, 1000)
+    assert check_first_bend(0.5, res)
+    for wrong in (0.1, 0.01, None):
+        with pytest.raises(AnswerError, match="first_bend"):
+            check_first_bend(wrong, res)
+    flat = larger.SampleResult("toy", sizes, res.fractions, res.widths, np.broadcast_to(
+        base[None, None, None, :], (3, 4, 1, 4)).copy(), np.ones_like(errors), 0.2, 0.2, 784, 1000)
+    assert check_first_bend(None, flat)
+    with pytest.raises(AnswerError, match="None"):
+        check_first_bend(0.5, flat)
+
+
+def test_language_models_scale_in_tokens_end_to_end_and_resume(tmp_path):
+    """A miniature of the cpu-profile sweep on the offline text (a few seconds): every
+    (seed, size, share) gives a curve at the checkpoints, and a rerun loads every run."""
     from collapse_lib.plots.larger import FIGURES
 
-    cfg = _small_config(language_models=larger.LanguageModelsConfig(
-        text="pydoc", sizes=((1, 16), (1, 32)), blocks=40, test_blocks=20, block_size=16, vocab=300, epochs=4,
-        batch=16, lr=5e-3))
-    out = larger.run(cfg, NO_STORE)
-    res = out.language_models
-    assert res.test_loss.shape == (2, 2) and np.all(np.isfinite(res.test_loss))
-    assert res.parameters[1] > res.parameters[0]
-    assert res.fractions.tolist() == [0.0, 0.5]
+    lm = larger.LanguageModelsConfig(text="stdlib", max_chars=20_000, sizes=((1, 16), (1, 32)), fractions=(0.0, 1.0),
+                                     seeds=1, tokens=4096, first=512, checkpoints=4, generator=(1, 16),
+                                     generator_epochs=1, test_blocks=16, block_size=16, vocab=300, batch=16, lr=5e-3,
+                                     warmup=2)
+    cfg, run = _small_config(language_models=lm), Run(root=tmp_path)
+    res = larger.run_language_models(cfg, run)
+    np.testing.assert_array_equal(res.tokens, lm.steps * lm.batch * lm.block_size)
+    assert res.tokens[-1] == lm.tokens and res.tokens[0] == lm.first
+    assert res.loss.shape == (1, 2, 2, len(res.tokens)) and res.final_blocks.shape == (1, 2, 2, 16)
+    assert res.parameters[1] > res.parameters[0] and res.loaded == 0
+    # the last checkpoint is the trained model's loss: the mean of its per-block losses
+    np.testing.assert_allclose(res.loss[..., -1], res.final_blocks.mean(-1), rtol=1e-5)
     # an untrained model scores about log(vocab); training must do better than that
-    assert np.all(res.test_loss < np.log(300) - 0.2) and res.generator_loss < np.log(300) - 0.2
-    assert larger.summary(out)["language_models"]["sizes"] == [[1, 16], [1, 32]]
-    assert FIGURES["language_model_sizes"](out) is not None
+    assert np.all(res.loss[..., -1] < np.log(300) - 0.2) and res.generator_loss < np.log(300) - 0.2
+    again = larger.run_language_models(cfg, run)
+    assert again.loaded == 4
+    np.testing.assert_array_equal(again.loss, res.loss)
+    out = larger.Result(cfg, larger.run_projections(cfg, NO_STORE), larger.run_networks(cfg, NO_STORE), res)
+    s = larger.summary(out)["language_models"]
+    assert s["sizes"] == [[1, 16], [1, 32]] and len(s["fits"]) == 2
+    assert all(c.evidence for c in larger.claims(out).values())
+    assert FIGURES["language_model_scaling"](out) is not None and FIGURES["language_model_sizes"](out) is not None
 
 
 @pytest.mark.parametrize("kw, name", [(dict(sizes=()), "sizes"), (dict(sizes=((2, 20),)), "sizes"),
-                                      (dict(fraction=1.5), "fraction"), (dict(text="books"), "text"),
-                                      (dict(block_size=2), "block_size")])
+                                      (dict(fractions=(0.0, 1.5)), "fractions"), (dict(fractions=(0.5,)), "fractions"),
+                                      (dict(text="books"), "text"), (dict(block_size=2), "block_size"),
+                                      (dict(first=10**7), "first"), (dict(vocab=100), "vocab")])
 def test_bad_language_model_settings(kw, name):
     with pytest.raises(ValueError, match=rf"^language_models\.{name}="):
         larger.LanguageModelsConfig(**kw)
+
+
+# ------------------------------------------------------------------ scaling laws, mixes, sampling
+def test_fit_law_recovers_exact_parameters():
+    from collapse_lib.experiments.larger_scaling import ALPHAS, fit_law
+
+    D = np.geomspace(1e3, 1e6, 8)
+    alpha = float(ALPHAS[120])  # on the fit's grid: the fit is exact up to rounding
+    f = fit_law(D, 2.0 + 50.0 * D ** -alpha)
+    assert f.supported and f.alpha == alpha
+    # E and A solve a 2 x 2 least-squares problem in float64 on values of order 1-50
+    assert f.E == pytest.approx(2.0, rel=1e-9) and f.A == pytest.approx(50.0, rel=1e-9) and f.rms < 1e-9
+    np.testing.assert_allclose(f(D), 2.0 + 50.0 * D ** -alpha, rtol=1e-9)
+    # between two grid points the exponent is one of its two neighbours on the grid
+    between = float(np.sqrt(ALPHAS[80] * ALPHAS[81]))
+    g = fit_law(D, 1.0 + 3.0 * D ** -between)
+    assert g.supported and g.alpha in (ALPHAS[80], ALPHAS[81])
+
+
+def test_fit_law_refuses_data_that_do_not_support_a_law():
+    from collapse_lib.experiments.larger_scaling import fit_law
+
+    D = np.geomspace(1e3, 1e6, 8)
+    assert not fit_law(D, np.full(8, 3.0)).supported  # flat: nothing for A and alpha to fit
+    assert not fit_law(D, 1.0 + 1e-3 * D ** 0.5).supported  # rising
+    assert not fit_law(D[:3], 1.0 + D[:3] ** -0.5).supported  # three points for three parameters
+    assert not fit_law(D, 5.0 - np.log(D)).supported  # straight in log D: alpha runs to the grid's end
+    nan = fit_law(D[:3], np.array([1.0, np.nan, 0.5]))
+    assert not nan.supported and np.isnan(nan.E)
+
+
+def test_tokens_to_reach_interpolates_in_log_tokens():
+    from collapse_lib.experiments.larger_scaling import tokens_to_reach
+
+    D, L = np.array([10.0, 100.0, 1000.0]), np.array([5.0, 3.0, 2.0])
+    assert tokens_to_reach(D, L, 2.5) == pytest.approx(np.sqrt(100 * 1000))
+    assert tokens_to_reach(D, L, 6.0) == 10.0 and tokens_to_reach(D, L, 1.0) == np.inf
+
+
+@pytest.mark.parametrize("p2", [0.0, 0.1, 0.37, 0.5, 1.0])
+def test_mixed_stream_holds_the_share_at_every_prefix(p2):
+    from collapse_lib.experiments.larger_lm import mixed_stream
+
+    real = np.arange(300)[:, None] * np.ones((1, 4), int)  # row r is block r (real: >= 0)
+    synthetic = -1 - real  # synthetic: < 0
+    out = mixed_stream(real, synthetic, p2, 200, np.random.default_rng(0))
+    syn = out[:, 0] < 0
+    # the first i blocks hold floor(i p2) synthetic ones, every i
+    np.testing.assert_array_equal(np.cumsum(syn), np.floor(np.arange(1, 201) * p2))
+    assert len(np.unique(out[:, 0])) == 200  # no block twice
+    assert np.all(out == out[:, :1])  # whole blocks, not mixed tokens
+    with pytest.raises(ValueError, match="^language_models.tokens="):
+        mixed_stream(real[:10], synthetic, p2 if p2 < 1 else 0.0, 200, np.random.default_rng(0))
+
+
+def test_sample_blocks_draws_from_the_models_distribution():
+    """Temperature 1 and top-p 1: the sampled pairs (t1, t2) after the start token have the
+    model's exact joint probability p(t1 | s) p(t2 | s, t1), each within Z = 5 binomial
+    standard errors of the number of samples."""
+    import torch
+
+    from collapse_lib.lm import TinyGPTConfig, tiny_gpt2
+    from collapse_lib.lm.scaling import sample_blocks
+
+    V, n, Z = 5, 4000, 5.0
+    model = tiny_gpt2(V, TinyGPTConfig(n_embd=16, n_layer=1, n_head=2, n_positions=8), seed=3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(30.0)  # far from the near-uniform initial distribution
+        ids = torch.tensor([[0, t] for t in range(V)])
+        probs = torch.softmax(model(input_ids=ids).logits.double(), -1)
+    exact = probs[:, 0, :].numpy()[0][:, None] * probs[:, 1, :].numpy()  # (t1, t2)
+    assert exact.max() > 3 / V**2  # a distribution a uniform sampler would fail
+    out = sample_blocks(model, n, 3, start_token=0, seed=1, batch_size=1000)
+    assert out.shape == (n, 3) and np.all(out[:, 0] == 0)
+    freq = np.zeros((V, V))
+    np.add.at(freq, (out[:, 1], out[:, 2]), 1.0 / n)
+    se = np.sqrt(exact * (1 - exact) / n)
+    assert np.all(np.abs(freq - exact) <= Z * se + 1 / n)
+    np.testing.assert_array_equal(sample_blocks(model, 50, 3, start_token=0, seed=1, batch_size=7),
+                                  sample_blocks(model, 50, 3, start_token=0, seed=1, batch_size=50))
+
+
+def test_sample_sweep_resumes_from_the_store(tmp_path):
+    from collapse_lib.data.images import load_digits
+
+    cfg, data, run = _small_config(), load_digits(), Run(root=tmp_path)
+    full = larger.run_samples(cfg, run, data)
+    assert full.errors.shape == (2, 4, 2, 3) and full.loaded == 0
+    store = protocol.store(cfg, "samples", run, version=larger_nets.STORE_FORMAT)
+    store.path(1).unlink()  # as if the run had stopped while training the second size
+    again = larger.run_samples(cfg, run, data)
+    assert again.loaded == 2
+    np.testing.assert_array_equal(again.errors, full.errors)
+    # real-only labels are the true ones: the real-only networks' training labels are the digits' own
+    assert np.all(full.errors[:, 0] >= 0) and np.all(full.errors <= 1)
+    dep = full.departure(larger_claims.Z_CLAIM)
+    assert dep.shape == (4, 2) and np.all(np.isinf(dep[0]))  # real only never leaves itself
 
 
 def test_cost_ratios_are_nan_when_the_starting_cost_is_noise():

@@ -44,3 +44,28 @@ def check_random_feature_fit(coef, X, y, S, m: int, ridge: float = 0.0) -> bool:
                           "first m rows of S, Z = X S_m^T, the minimum-norm v = lstsq(Z, y) (or ridge), "
                           "then beta = S_m^T v")
     return passed(f"your width-{m} fit matches the library's (relative distance {gap:.1e})")
+
+
+def check_first_bend(answer, samples, z: float | None = None) -> bool:
+    """The share p2 of teacher labels whose curve of the wide network (the last width of
+    the sample sweep ``samples``, a :class:`collapse_lib.experiments.larger_nets.SampleResult`)
+    leaves the real-only curve first: the smallest n from which on its error stays more than
+    ``z`` standard errors above real only (``SampleResult.departure``); None when no share
+    leaves it. Shares that leave at the same smallest n are all right."""
+    from ..experiments.larger_claims import Z_CLAIM
+
+    z = Z_CLAIM if z is None else z
+    shares = np.asarray(samples.fractions[1:], float)
+    dep = samples.departure(z)[1:, -1]
+    first = dep.min() if dep.size else np.inf
+    right = [] if not np.isfinite(first) else [float(p) for p, v in zip(shares, dep) if v == first]
+    where = ", ".join(f"p2 = {p:g}: " + ("never" if not np.isfinite(v) else f"n = {int(v)}") for p, v in zip(shares, dep))
+    if not right:
+        check_true(answer is None, f"first_bend: {answer!r}, but no share leaves the real-only curve within "
+                                   f"{z:g} standard errors in this run ({where}); the answer is None")
+        return passed(f"no share leaves the real-only curve in this run ({where})")
+    check_true(answer is not None and answer is not Ellipsis and any(np.isclose(float(answer), p) for p in right),
+               f"first_bend: {answer!r}, but the curve that leaves the real-only one first is p2 = "
+               f"{' or '.join(f'{p:g}' for p in right)} ({where}). Hint: a larger share of wrong labels moves "
+               "the error further from the real-only curve at every n, so its gap clears the noise soonest")
+    return passed(f"p2 = {' or '.join(f'{p:g}' for p in right)} leaves first ({where})")

@@ -29,17 +29,17 @@ from functools import cached_property
 import numpy as np
 
 from .. import protocol
-from ..data.images import load_images
-from ..data.text import load_text, make_blocks, subsample_blocks, tokenize_documents
-from ..families.mlp_width import WidthSweepMLP
+from ..families.mlp_width import WidthSweepMLP  # noqa: F401  (tests patch its fit through this module)
 from ..families.random_features import RandomFeatureRidge, blas_threads, check_widths, draw_problems, min_norm_limit
-from ..lm import TinyGPTConfig, count_parameters, fine_tune, generate_continuations, tiny_gpt2, token_nll, train_bpe
 from ..progress import progress
 from ..protocol import Run
 from ..runtime import cpu_threads
 from ..theory import random_features as theory
 from ..validation import _fail, check_choice, check_fraction, check_int, check_nonnegative, check_positive
 from .larger_claims import PAPER, claims, summary  # noqa: F401  (the chapter protocol's names)
+from .larger_lm import LanguageModelResult, LanguageModelsConfig, run_language_models  # noqa: F401
+from .larger_nets import (NetworkResult, SampleResult, SamplesConfig, run_networks, run_samples,  # noqa: F401
+                          teacher_labels)
 
 #: The format of the run stores' pieces; raising it keeps a rerun from reading older ones.
 STORE_FORMAT = 1
@@ -51,39 +51,6 @@ THREADS = 1
 
 #: Resumable: finished chunks of seeds, trained networks and language models are stored.
 RESUMABLE = True
-
-
-@dataclass(frozen=True)
-class LanguageModelsConfig:
-    """The sweep of GPT-2 sizes (Dohmatob et al. 2025, section 4.2, at a small scale)."""
-
-    run: bool = True  # whether the language-model sweep runs in this profile
-    text: str = "wikitext2"  # "wikitext2" (downloads once) or "pydoc" (ships with Python)
-    sizes: tuple[tuple[int, int], ...] = ((2, 64), (4, 128), (6, 256), (8, 384))  # (layers, width) per GPT-2
-    fraction: float = 0.5  # share of synthetic blocks in the mixed training set
-    blocks: int = 16_000  # training blocks of every model (the generator gets as many others)
-    test_blocks: int = 2000  # real test blocks
-    block_size: int = 64  # tokens per block; synthetic blocks continue its first half
-    vocab: int = 8192  # BPE vocabulary trained on the training text
-    epochs: int = 3  # passes of every model over its training blocks
-    lr: float = 1e-3  # peak learning rate (cosine schedule)
-    batch: int = 64  # blocks per step
-
-    def __post_init__(self):
-        check_choice("language_models.text", self.text, ("pydoc", "wikitext2"))
-        if not self.sizes:
-            _fail("language_models.sizes", self.sizes, "name at least one (layers, width) pair")
-        for size in self.sizes:
-            if len(size) != 2 or size[1] % 16:
-                _fail("language_models.sizes", self.sizes, "every size must be (layers >= 1, width a multiple of 16)")
-            check_int("language_models.sizes", size[0], minimum=1)
-            check_int("language_models.sizes", size[1], minimum=16)
-        check_fraction("language_models.fraction", self.fraction)
-        for name in ("blocks", "test_blocks", "epochs", "batch"):
-            check_int(f"language_models.{name}", getattr(self, name), minimum=1)
-        check_int("language_models.block_size", self.block_size, minimum=4)
-        check_int("language_models.vocab", self.vocab, minimum=300)
-        check_positive("language_models.lr", self.lr)
 
 
 @dataclass(frozen=True)
@@ -115,6 +82,8 @@ class Config:
     teacher_width: int = 32  # hidden units of the teacher
     steps: int = 400  # full-batch Adam steps per network
     lr: float = 1e-2  # Adam learning rate
+    # ---- networks scaling in samples (the same teacher)
+    samples: SamplesConfig = SamplesConfig()  # training-set sizes, shares p2 and two widths
     # ---- language models of several sizes (the gpu and paper profiles)
     language_models: LanguageModelsConfig = LanguageModelsConfig()  # the GPT-2 size sweep
 
@@ -163,22 +132,33 @@ class Config:
 
 
 #: The language-model sweep where it does not run: the offline text, so that no download starts.
-NO_LANGUAGE_MODELS = LanguageModelsConfig(run=False, text="pydoc")
+NO_LANGUAGE_MODELS = LanguageModelsConfig(run=False, text="stdlib")
 
 PROFILES = {
     # two CPU cores: 100 training points, 200 seeds; networks from 2 to 64 units on 500 real MNIST digits
     "quick": Config(n=100, d=300, seeds=200, chunk=50, theory_seeds=40, dataset="mnist5k",
                     widths=(2, 4, 8, 16, 32, 64), net_seeds=2, net_train=500, teacher_train=100, steps=100,
-                    language_models=NO_LANGUAGE_MODELS),
+                    samples=SamplesConfig(sizes=(60, 120, 250, 500, 1000), widths=(8, 64), seeds=2, epochs=10, min_steps=100),
+                    language_models=LanguageModelsConfig(
+                        text="stdlib", max_chars=150_000, sizes=((1, 16), (1, 32), (2, 32)), seeds=2, tokens=8192,
+                        first=1024, checkpoints=4, generator=(1, 32), generator_epochs=1, test_blocks=32,
+                        block_size=32, vocab=512, lr=3e-3, warmup=5, batch=8)),
     # a laptop without GPU: random projections with the paper's n = 500 (its Fig. 1); networks from 2 to
     # 128 units on 1,000 of the 4,000 real MNIST training digits (the teacher on 100 others)
     "cpu": Config(d=1000, ratios=(0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0),
                   seeds=50, chunk=10, theory_seeds=20, dataset="mnist5k", widths=(2, 4, 8, 16, 32, 64, 128),
-                  net_seeds=2, net_train=1000, teacher_train=100, steps=150, language_models=NO_LANGUAGE_MODELS),
+                  net_seeds=2, net_train=1000, teacher_train=100, steps=150,
+                  samples=SamplesConfig(sizes=(60, 120, 250, 500, 1000, 2000, 3900), widths=(8, 256)),
+                  language_models=LanguageModelsConfig(
+                      text="stdlib", sizes=((1, 32), (2, 64), (3, 96)), seeds=2, tokens=196_608, first=2048,
+                      checkpoints=8, generator=(2, 64), generator_epochs=2, test_blocks=128, block_size=64,
+                      vocab=512, lr=3e-3, warmup=20, batch=8)),
     # one GPU (a free Colab T4): the paper's n = 500 (NumPy on the CPU), MNIST networks on the GPU
     "gpu": Config(d=1000, seeds=100, chunk=10),
     # more seeds, wider networks, more images
-    "paper": Config(d=2000, seeds=500, theory_seeds=100, widths=(8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+    "paper": Config(samples=SamplesConfig(sizes=(100, 300, 1000, 3000, 10_000, 30_000, 59_000), widths=(8, 2048),
+                                          seeds=5),
+                    d=2000, seeds=500, theory_seeds=100, widths=(8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
                     net_seeds=5, net_train=20_000, teacher_train=1000, steps=600),
 }
 
@@ -310,166 +290,6 @@ def run_projections(cfg: Config, run: Run | None = None) -> ProjectionResult:
                             loaded, curve_se)
 
 
-# ------------------------------------------------------------------ networks of growing width
-@dataclass
-class NetworkResult:
-    data: str  # description of the data set
-    widths: np.ndarray  # (K,)
-    fractions: np.ndarray  # (P,) share of teacher labels
-    errors: np.ndarray  # (seeds, P, K) test error on real labels
-    train_accuracy: np.ndarray  # (seeds, P, K) accuracy on the (mixed) training labels
-    teacher_error: float  # the teacher's test error on real labels
-    disagreement: float  # share of the student images whose teacher label is wrong
-    pixels: int = 0  # inputs of every network
-    test_images: int = 0  # real test images every network is scored on
-    train_images: int = 0  # training images of every network
-
-    @property
-    def parameters(self) -> np.ndarray:
-        """Parameters of each width's network, (pixels + 1) w + (w + 1) 10 for 10 classes."""
-        return (self.pixels + 1) * self.widths + (self.widths + 1) * 10
-
-    @property
-    def threshold_width(self) -> float:
-        """The width whose parameter count equals the number of training labels times the
-        classes, n * 10: the order of the interpolation threshold of a 10-class network."""
-        return (10 * self.train_images - 10) / (self.pixels + 11)
-
-    @cached_property
-    def error_mean(self) -> np.ndarray:
-        """(P, K): the real-test error, mean over seeds."""
-        return self.errors.mean(0)
-
-    @cached_property
-    def train_accuracy_mean(self) -> np.ndarray:
-        """(P, K): the accuracy on the training labels, mean over seeds."""
-        return self.train_accuracy.mean(0)
-
-
-def teacher_labels(cfg: Config, data, device: str | None = None):
-    """Train the teacher on ``teacher_train`` real images; returns (teacher, pool), the
-    indices of the training images left for the students."""
-    order = np.random.default_rng([cfg.seed, 7]).permutation(len(data.train_images))
-    need = cfg.teacher_train + cfg.net_train
-    if need > len(order):
-        _fail("net_train", cfg.net_train, f"teacher_train + net_train must be <= the {len(order)} training images "
-                                          f"of {data.name}")
-    t_idx = order[:cfg.teacher_train]
-    teacher = WidthSweepMLP([cfg.teacher_width], steps=cfg.steps, lr=cfg.lr, seed=cfg.seed + 99, device=device)
-    teacher.fit(data.train_images[t_idx] / 255.0, data.train_labels[t_idx][None])
-    return teacher, order[cfg.teacher_train:]
-
-
-def run_networks(cfg: Config, run: Run | None = None, data=None) -> NetworkResult:
-    """Train every (seed, fraction, width) network on mixed labels; score on real labels.
-    All networks train in one batched run, stored when finished (a rerun only loads it)."""
-    run = run or Run()
-    data = data if data is not None else load_images(cfg.dataset)
-    shape = (cfg.net_seeds, len(cfg.net_fractions), len(cfg.widths))
-
-    def compute():
-        teacher, pool = teacher_labels(cfg, data, run.device)
-        images, labels, disagree = [], [], []
-        for s in range(cfg.net_seeds):
-            rng = np.random.default_rng([cfg.seed, 8, s])
-            idx = rng.choice(pool, cfg.net_train, replace=False)
-            x = data.train_images[idx] / 255.0
-            fake = teacher.predict(x)[0, 0]
-            disagree.append(np.mean(fake != data.train_labels[idx]))
-            order = rng.permutation(cfg.net_train)
-            for p in cfg.net_fractions:
-                y = data.train_labels[idx].copy()
-                chosen = order[:int(round(p * cfg.net_train))]
-                y[chosen] = fake[chosen]
-                images.append(x)
-                labels.append(y)
-        net = WidthSweepMLP(cfg.widths, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, device=run.device)
-        net.fit(np.stack(images), np.stack(labels))
-        return {"errors": 1 - net.score(data.test_images / 255.0, data.test_labels).reshape(shape),
-                "train_accuracy": net.train_accuracy_.reshape(shape),
-                "teacher_error": 1 - teacher.score(data.test_images / 255.0, data.test_labels)[0, 0],
-                "disagreement": np.mean(disagree)}
-
-    with cpu_threads(run.threads):
-        a, _ = protocol.cached(protocol.store(cfg, "networks", run, version=STORE_FORMAT), 0, compute)
-    return NetworkResult(data.describe(), np.asarray(cfg.widths), np.asarray(cfg.net_fractions, float), a["errors"],
-                         a["train_accuracy"], float(a["teacher_error"]), float(a["disagreement"]), data.pixels,
-                         len(data.test_images), cfg.net_train)
-
-
-# ------------------------------------------------------------------ language models of several sizes
-@dataclass
-class LanguageModelResult:
-    data: str  # description of the text and blocks
-    sizes: list  # [(layers, width)]
-    parameters: np.ndarray  # (S,) parameters of each size
-    fractions: np.ndarray  # (2,) share of synthetic blocks: 0 and language_models.fraction
-    test_loss: np.ndarray  # (2, S) mean next-token loss (nats) on real test blocks
-    generator_loss: float  # the generator's own test loss
-
-
-def _gpt2(lm: LanguageModelsConfig, tok, layers: int, width: int, seed: int):
-    shape = TinyGPTConfig(n_embd=width, n_layer=layers, n_head=max(1, width // 32), n_positions=lm.block_size)
-    return tiny_gpt2(len(tok), shape, eos_token_id=tok.eos_token_id, seed=seed)
-
-
-def run_language_models(cfg: Config, run: Run | None = None) -> LanguageModelResult:
-    """GPT-2 models of each size in ``language_models.sizes``, trained from scratch on real
-    blocks only and on a mix with a share ``language_models.fraction`` of synthetic blocks,
-    scored on real test blocks (Dohmatob et al. 2025, section 4.2, at a small scale). The
-    synthetic blocks are the first half of real blocks continued greedily (repetition
-    penalty 1.2) by a generator: the smallest GPT-2, trained on other real blocks. The
-    synthetic blocks and every trained model's score are stored as they are finished
-    (reruns resume)."""
-    run = run or Run()
-    lm = cfg.language_models
-    corpus = load_text(lm.text)
-    tok = train_bpe(corpus.pretrain + corpus.train, lm.vocab)
-    L = lm.block_size
-    pool = make_blocks(tokenize_documents(tok, corpus.pretrain + corpus.train, tok.eos_token_id), L)
-    test = subsample_blocks(make_blocks(tokenize_documents(tok, corpus.test, tok.eos_token_id), L), lm.test_blocks,
-                            seed=cfg.seed + 1)
-    if 2 * lm.blocks > len(pool):
-        _fail("language_models.blocks", lm.blocks,
-              f"twice it must be <= the {len(pool)} training blocks of {corpus.name}")
-    order = np.random.default_rng([cfg.seed, 9]).permutation(len(pool))
-    real, held = pool[order[:lm.blocks]], pool[order[lm.blocks:2 * lm.blocks]]
-    dev = run.torch_device()
-    fit = dict(epochs=lm.epochs, batch_size=lm.batch, lr=lm.lr, min_lr=lm.lr / 10, seed=cfg.seed)
-    store = protocol.store(cfg, "language_models", run, version=STORE_FORMAT)
-    n_syn = int(round(lm.fraction * lm.blocks))
-
-    def synthetic():
-        gen = _gpt2(lm, tok, *lm.sizes[0], seed=cfg.seed + 1).to(dev)
-        fine_tune(gen, held, progress=run.progress, desc="training the generator", **fit)
-        prompts = real[:n_syn, : L // 2]
-        cont = generate_continuations(gen, prompts, num_beams=1, max_new_tokens=L - L // 2, repetition_penalty=1.2,
-                                      progress=run.progress, desc="generating synthetic blocks")
-        mixed = real.copy()
-        mixed[:n_syn] = np.concatenate([prompts, cont], axis=1)  # the same prompts, synthetic continuations
-        return {"mixed": mixed, "generator_loss": token_nll(gen, test).mean()}
-
-    def train(j, k):
-        model = _gpt2(lm, tok, *lm.sizes[k], seed=cfg.seed + 2 + k).to(dev)
-        fine_tune(model, real if j == 0 else mixed, progress=False, **fit)
-        return {"loss": token_nll(model, test).mean(), "parameters": count_parameters(model)}
-
-    with cpu_threads(run.threads_or(None if dev.type == "cuda" else THREADS)):
-        first, _ = protocol.cached(store, 0, synthetic)
-        mixed = first["mixed"]
-        losses = np.empty((2, len(lm.sizes)))
-        params = np.empty(len(lm.sizes), dtype=np.int64)
-        runs = [(j, k) for k in range(len(lm.sizes)) for j in range(2)]
-        for i, (j, k) in enumerate(progress(runs, desc="language models", enabled=run.progress)):
-            a, _ = protocol.cached(store, 1 + i, lambda: train(j, k))
-            losses[j, k], params[k] = float(a["loss"]), int(a["parameters"])
-    gen_loss = float(first["generator_loss"])
-    data = (f"{corpus.name}: {lm.blocks:,} training blocks of {L} tokens per model, {len(test):,} test blocks, "
-            f"BPE vocabulary {len(tok):,}")
-    return LanguageModelResult(data, [tuple(s) for s in lm.sizes], params,
-                               np.array([0.0, n_syn / lm.blocks]), losses, gen_loss)
-
-
 # ------------------------------------------------------------------ the whole chapter
 @dataclass
 class Result:
@@ -480,6 +300,7 @@ class Result:
     projections: ProjectionResult
     networks: NetworkResult
     language_models: LanguageModelResult | None = None
+    samples: SampleResult | None = None
 
 
 def run(cfg: Config, run: Run | None = None) -> Result:
@@ -488,6 +309,7 @@ def run(cfg: Config, run: Run | None = None) -> Result:
     run_ = run or Run()
     proj = run_projections(cfg, run_)
     nets = run_networks(cfg, run_)
+    samples = run_samples(cfg, run_)
     lms = run_language_models(cfg, run_) if cfg.language_models.run else None
-    return Result(cfg, proj, nets, lms)
+    return Result(cfg, proj, nets, lms, samples)
 

@@ -13,7 +13,7 @@ from ..claims import Claim, claim
 from ..theory import random_features as theory
 
 if TYPE_CHECKING:
-    from .larger import LanguageModelResult, NetworkResult, ProjectionResult, Result
+    from .larger import LanguageModelResult, NetworkResult, ProjectionResult, Result, SampleResult
 
 #: What the paper reports (qualitative claims and the setting of its Fig. 1).
 PAPER = {
@@ -25,7 +25,10 @@ PAPER = {
         "beyond the threshold, larger models may mitigate collapse but do not remove it",
         "with a constant fraction p of synthetic data the test error has a floor (about p^2 c2 for the "
         "classical linear model) that more data does not remove",
+        "MNIST (two-layer networks, labels partly from another network): scaling with the number of training "
+        "samples slows or plateaus as p2 grows (section 4.1, Fig. 7; widths and sizes not checked here)",
     ),
+    "mnist_train": 60_000,  # MNIST training images (the paper's MNIST experiment; its sizes are not checked here)
 }
 
 #: Standard errors a claim may be off by (a false alarm below 1e-4 each).
@@ -33,6 +36,10 @@ Z_CLAIM = 4.0
 
 #: Training accuracy above which a network counts as fitting (interpolating) its labels.
 FITS = 0.99
+
+#: Training accuracy the wide network of the sample sweep reaches at its largest n (Adam
+#: on minibatches for a fixed number of passes fits all but a few of thousands of labels).
+FITS_SAMPLES = 0.95
 
 #: How far from m = n (as |m/n - 1|) the width of the largest cost may be.
 NEAR_THRESHOLD = 0.15
@@ -71,9 +78,25 @@ def _summary_networks(res: NetworkResult) -> dict:
 
 
 def _summary_language_models(res: LanguageModelResult) -> dict:
+    gaps = [res.final_gap(j) for j in range(len(res.fractions))]
     return {"data": res.data, "sizes": [list(s) for s in res.sizes], "parameters": res.parameters.tolist(),
-            "fractions": res.fractions.tolist(), "test_loss": res.test_loss.tolist(),
-            "generator_test_loss": res.generator_loss}
+            "fractions": res.fractions.tolist(), "tokens": res.tokens.tolist(), "test_loss_mean": res.mean.tolist(),
+            "test_loss_by_seed": res.loss.tolist(), "generator": list(res.generator),
+            "generator_test_loss": res.generator_loss, "generator_train_loss": res.generator_train_loss,
+            "final_gap_over_real": [g.tolist() for g, _ in gaps], "final_gap_stderr": [s.tolist() for _, s in gaps],
+            "delay_factor": [[None if not np.isfinite(v) else float(v) for v in row] for row in res.delays],
+            "fits": res.fits, "claims": [c.as_dict() for c in _claims_language_models(res).values()]}
+
+
+def _summary_samples(res: SampleResult) -> dict:
+    dep = res.departure(Z_CLAIM)
+    return {"data": res.data, "sizes": res.sizes.tolist(), "fractions": res.fractions.tolist(),
+            "widths": res.widths.tolist(), "threshold_widths": res.thresholds.tolist(),
+            "test_error_mean": res.mean.tolist(), "test_error_stderr": res.stderr.tolist(),
+            "train_accuracy_mean": res.train_accuracy.mean(0).tolist(), "teacher_error": res.teacher_error,
+            "teacher_label_disagreement": res.disagreement,
+            "departure_n": [[None if not np.isfinite(v) else float(v) for v in row] for row in dep],
+            "fits": res.fits, "claims": [c.as_dict() for c in _claims_samples(res).values()]}
 
 
 def summary(res: Result) -> dict:
@@ -81,6 +104,8 @@ def summary(res: Result) -> dict:
     paper reports and, where they ran, the language models."""
     out = {"random_projections": _summary_projections(res.projections), "networks": _summary_networks(res.networks),
            "paper": {k: list(v) if isinstance(v, tuple) else v for k, v in PAPER.items()}}
+    if res.samples is not None:
+        out["samples"] = _summary_samples(res.samples)
     if res.language_models is not None:
         out["language_models"] = _summary_language_models(res.language_models)
     return out
@@ -191,9 +216,115 @@ def _claims_networks(res: NetworkResult) -> dict[str, Claim]:
     }
 
 
+def _claims_samples(res: SampleResult) -> dict[str, Claim]:
+    """What the chapter says about the networks scaling in samples."""
+    mean, se = res.mean, res.stderr  # (P, W, N)
+    gap, gap_se = res.gap
+    dep = res.departure(Z_CLAIM)  # (P, W)
+    top, wide, small = len(res.fractions) - 1, len(res.widths) - 1, 1
+    n0, n1 = int(res.sizes[0]), int(res.sizes[-1])
+    fall = mean[0, :, 0] - mean[0, :, -1]
+    fall_se = np.hypot(se[0, :, 0], se[0, :, -1])
+    name = lambda v: "never" if not np.isfinite(v) else f"n = {int(v)}"  # noqa: E731
+    acc = res.train_accuracy.mean(0)  # (P, W, N)
+    return {
+        "samples_real_scales": claim(
+            f"with real labels only, more samples help both widths: the error falls from n = {n0} to n = {n1} by "
+            f"more than {Z_CLAIM:g} standard errors", np.all(fall > Z_CLAIM * fall_se),
+            "; ".join(f"width {w}: {mean[0, k, 0]:.3f} -> {mean[0, k, -1]:.3f} (se of the fall {s:.3f})"
+                      for k, (w, s) in enumerate(zip(res.widths, fall_se)))),
+        "samples_widths_straddle": claim(
+            f"at n = {n1} the narrow network (width {res.widths[0]}) does not fit its training labels and the wide "
+            f"one (width {res.widths[wide]}) fits at least {FITS_SAMPLES:g} of them, for every share",
+            np.all(acc[:, 0, -1] < FITS) and np.all(acc[:, wide, -1] >= FITS_SAMPLES),
+            f"training accuracy, width {res.widths[0]}: " + ", ".join(f"{a:.3f}" for a in acc[:, 0, -1])
+            + f"; width {res.widths[wide]}: " + ", ".join(f"{a:.3f}" for a in acc[:, wide, -1])
+            + f" (p2 = {', '.join(f'{p:g}' for p in res.fractions)})"),
+        "samples_share_raises_error": claim(
+            f"at n = {n1} the largest share (p2 = {res.fractions[top]:g}) raises the wide network's error above the "
+            f"real-only error by more than {Z_CLAIM:g} standard errors", gap[top, wide, -1] > Z_CLAIM * gap_se[top, wide, -1],
+            "; ".join(f"width {w}: {gap[top, k, -1]:+.3f} (se {gap_se[top, k, -1]:.3f})"
+                      for k, w in enumerate(res.widths))),
+        "samples_largest_leaves_first": claim(
+            f"the wide network's curve for the largest share leaves the real-only curve first: from its departure on "
+            f"it stays more than {Z_CLAIM:g} standard errors above it, at an n no larger than any other share's",
+            np.isfinite(dep[top, wide]) and np.all(dep[top, wide] <= dep[1:, wide]),
+            "departure, width " + str(res.widths[wide]) + ": " + ", ".join(
+                f"p2 = {p:g}: {name(v)}" for p, v in zip(res.fractions[1:], dep[1:, wide]))),
+        "samples_small_share_hidden": claim(
+            f"the smallest share (p2 = {res.fractions[small]:g}) stays within {Z_CLAIM:g} standard errors of the "
+            f"real-only curve at every n and width: at this scale its cost is below what {res.test_images:,} test "
+            f"images resolve", np.all(np.abs(gap[small]) <= Z_CLAIM * gap_se[small]),
+            "largest |gap| / se: " + f"{np.max(np.abs(gap[small]) / gap_se[small]):.2f}"
+            + f"; largest |gap| {np.max(np.abs(gap[small])):.4f}"),
+    }
+
+
+def _claims_language_models(res: LanguageModelResult) -> dict[str, Claim]:
+    """What the chapter says about the language models scaling in tokens; the ``paper_lm_*``
+    claims are the paper's statements tested at this scale (shown holding or not)."""
+    top, S = len(res.fractions) - 1, len(res.sizes)
+    real = res.final_blocks[:, :, 0]  # (seeds, S, T)
+    se_final = real.mean(0).std(-1, ddof=1) / np.sqrt(real.shape[-1])  # (S,) over test blocks
+    fall = res.mean[:, 0, 0] - res.mean[:, 0, -1]
+    gap, gap_se = res.final_gap(top)
+    size = lambda k: f"{res.sizes[k][0]} x {res.sizes[k][1]}"  # noqa: E731
+    delays = res.delays
+    fmt_delay = lambda v: "not reached" if not np.isfinite(v) else f"x{v:.2f}"  # noqa: E731
+    c = len(res.tokens) // 2
+    E = [[res.fits[k][j]["spread"]["E"] if res.fits[k][j]["spread"] else None for j in (0, top)] for k in range(S)]
+    floor_ok = all(e0 is not None and e1 is not None and e1[0] > e0[1] for e0, e1 in E)
+    first, last = res.mean[:, top, 0], res.mean[:, top, -1]
+    ahead_early = first[-1] < first[0]
+    behind_late = last[-1] > last[0]
+    real_behind = res.mean[-1, 0, -1] > res.mean[0, 0, -1]  # with real text only: then it is slow training, not p2
+    return {
+        "lm_real_scales": claim(
+            f"with real text only every size learns: its test loss falls from {res.tokens[0]:,} to "
+            f"{res.tokens[-1]:,} tokens by more than {Z_CLAIM:g} standard errors of the final loss over test blocks",
+            np.all(fall > Z_CLAIM * se_final),
+            "; ".join(f"{size(k)}: {res.mean[k, 0, 0]:.3f} -> {res.mean[k, 0, -1]:.3f} (se {se_final[k]:.3f})"
+                      for k in range(S))),
+        "paper_lm_synthetic_costs": claim(
+            f"at the last checkpoint the all-synthetic stream (p2 = {res.fractions[top]:g}) leaves every size's loss "
+            f"on real text above the real-only loss by more than {Z_CLAIM:g} standard errors (paired over test blocks)",
+            np.all(gap > Z_CLAIM * gap_se),
+            "; ".join(f"{size(k)}: {gap[k]:+.3f} (se {gap_se[k]:.3f})" for k in range(S))),
+        "paper_lm_delay": claim(
+            f"synthetic data delay the progression: for every size the shares p2 >= 0.5 need more tokens than real "
+            f"text alone to reach the real-only loss at {res.tokens[c]:,} tokens (the paper: GPT-2 of 12-24 layers on "
+            f"BabiStories; here up to {res.tokens[-1]:,} tokens)",
+            np.all(delays[:, res.fractions >= 0.5] > 1),
+            "tokens needed / tokens of real only: " + "; ".join(
+                f"{size(k)}: " + ", ".join(f"p2 = {p:g} {fmt_delay(delays[k, j])}" for j, p in enumerate(res.fractions)
+                                           if p > 0) for k in range(S))),
+        "paper_lm_floor": claim(
+            f"the all-synthetic curves approach a floor: the fitted E of L(D) = E + A D^-alpha at p2 = "
+            f"{res.fractions[top]:g} is above the real-only one for every size, the ranges over seeds apart",
+            floor_ok, "E over seeds (real only | all synthetic): " + "; ".join(
+                f"{size(k)}: " + " | ".join("no supported fit" if e is None else f"{e[0]:.2f}-{e[1]:.2f}" for e in row)
+                for k, row in enumerate(E))),
+        "paper_lm_size_order": claim(
+            f"at p2 = {res.fractions[top]:g} the order of the sizes changes as tokens grow: the largest model is ahead "
+            f"of the smallest at the first checkpoint and behind it at the last, while with real text only it is not "
+            f"behind at the last (the paper: 18 and 24 layers beat 12 below about 1e10 tokens and lose beyond about "
+            f"3e10; here {res.tokens[0]:,} to {res.tokens[-1]:,})",
+            ahead_early and behind_late and not real_behind,
+            f"{size(S - 1)} minus {size(0)}: {first[-1] - first[0]:+.3f} at the first checkpoint, "
+            f"{last[-1] - last[0]:+.3f} at the last (real only: {res.mean[-1, 0, -1] - res.mean[0, 0, -1]:+.3f})"),
+    }
+
+
 def claims(res: Result) -> dict[str, Claim]:
     """Every claim the chapter makes about its own run, by key: the random projections
     (``formula_agrees``, ``amplified_below``, ``softened_above``, ``not_removed``,
     ``largest_near_threshold``, ``floor_above_classical``), then the networks
-    (``widest_fit_every_label``, ``narrowest_do_not``, ``teacher_share_raises_error``)."""
-    return {**_claims_projections(res.projections), **_claims_networks(res.networks)}
+    (``widest_fit_every_label``, ``narrowest_do_not``, ``teacher_share_raises_error``), the sample
+    sweep (``samples_*``) and the language models (``lm_*``; ``paper_lm_*`` are the paper's
+    statements tested at this scale, which the page shows holding or not)."""
+    out = {**_claims_projections(res.projections), **_claims_networks(res.networks)}
+    if res.samples is not None:
+        out.update(_claims_samples(res.samples))
+    if res.language_models is not None:
+        out.update(_claims_language_models(res.language_models))
+    return out

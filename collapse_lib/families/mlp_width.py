@@ -31,13 +31,16 @@ class WidthSweepMLP:
     lr: Adam learning rate.
     seed: initialisation of label set b uses seed + b.
     device: torch device name (default: CUDA if present, else CPU).
+    batch_size: points per Adam step, drawn without replacement in a new random order every
+        pass over the points (from ``seed``); None (or at least the number of points): full batch.
 
     After ``fit``: ``train_accuracy_`` (B, K), the accuracy on the training labels.
     """
 
     def __init__(self, widths, classes: int = 10, steps: int = 300, lr: float = 1e-2, seed: int = 0,
-                 device: str | None = None):
+                 device: str | None = None, batch_size: int | None = None):
         self.widths = widths
+        self.batch_size = batch_size
         self.classes = classes
         self.steps = steps
         self.lr = lr
@@ -103,12 +106,21 @@ class WidthSweepMLP:
         opt = torch.optim.Adam(params, lr=lr)
         from ..progress import progress
 
+        batch = N if self.batch_size is None else min(N, check_int("batch_size", self.batch_size, minimum=1))
+        shuffle, order = torch.Generator().manual_seed(int(self.seed) + 1), None
         with cpu_threads(None if dev.type == "cuda" else 1):
-            for _ in progress(range(steps), desc="training all widths"):
-                logits = self._logits(x)
+            for step in progress(range(steps), desc="training all widths"):
+                xb, tb = x, target
+                if batch < N:  # a minibatch: the next points of this pass's random order
+                    first = (step * batch) % (N - N % batch)
+                    if first == 0:
+                        order = torch.randperm(N, generator=shuffle).to(dev)
+                    idx = order[first:first + batch]
+                    xb, tb = x[:, idx], target[:, :, idx]
+                logits = self._logits(xb)
                 # mean over points, summed over label sets and widths: each network's own loss
-                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, classes), target.reshape(-1),
-                                                         reduction="sum") / N
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, classes), tb.reshape(-1),
+                                                         reduction="sum") / tb.shape[-1]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -110,23 +110,78 @@ def network_widths(res: Result):
     return fig
 
 
-def language_model_sizes(res: Result):
-    """Test loss on real text against parameters, trained on real text only and on the
-    mix; the generator's own loss dashed (None where the language models did not run)."""
+def sample_scaling(res: Result):
+    """Test error on real labels against the number of training samples n, one panel per
+    width (narrow left, wide right), one curve per share p2 of teacher labels: mean over
+    seeds with their range; dotted lines at the floors E of the fitted law where supported;
+    the teacher's own error dashed."""
+    sam = res.samples
+    if sam is None:
+        return None
+    fig, axes = plt.subplots(1, len(sam.widths), figsize=(5 * len(sam.widths), 4), sharey=True, squeeze=False)
+    for w, ax in zip(range(len(sam.widths)), axes[0]):
+        for j, p in enumerate(sam.fractions):
+            line = spread(ax, sam.sizes, sam.errors[:, j, w].T, marker="o", markersize=3, quantiles=(0.0, 1.0),
+                          label="real labels only" if p == 0 else f"p2 = {p:g}")
+            fit = sam.fits[j][w]["mean_curve"]
+            if fit["supported"] and fit["E"] > 0:
+                ax.axhline(fit["E"], color=line.get_color(), linestyle=":", linewidth=0.9)
+        ax.axhline(sam.teacher_error, color="k", linestyle="--", linewidth=1, label="the teacher itself")
+        ax.set(xscale="log", yscale="log", xlabel="training images n", title=f"width {sam.widths[w]}")
+        ax.set_xticks(sam.sizes, [str(n) for n in sam.sizes], fontsize=7)
+    axes[0, 0].set_ylabel("test error on real labels")
+    axes[0, -1].legend(fontsize=7.5)
+    fig.suptitle("Two-layer networks on MNIST, scaling in samples with a share p2 of teacher labels", fontsize=10)
+    return fig
+
+
+def language_model_scaling(res: Result):
+    """Test loss on real text against training tokens, one panel per GPT-2 size, one curve
+    per share p2 of synthetic blocks (mean over seeds, band: their range); dotted: the
+    fitted law E + A D^-alpha of the seed mean where supported; dashed: the generator's own
+    test loss (None where the language models did not run)."""
     lms = res.language_models
     if lms is None:
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for j, p in enumerate(lms.fractions):
-        label = "real text only" if p == 0 else f"{p:.0%} synthetic blocks"
-        ax.plot(lms.parameters, lms.test_loss[j], marker="o", label=label)
-    ax.axhline(lms.generator_loss, color="k", linestyle="--", linewidth=1, label="the generator itself")
-    ax.set(xscale="log", xlabel="parameters", ylabel="test loss on real text (nats per token)",
-           title="GPT-2 models of several sizes")
-    ax.legend(fontsize=8)
+    S = len(lms.sizes)
+    fig, axes = plt.subplots(1, S, figsize=(4.2 * S, 3.8), sharey=True, squeeze=False)
+    grid = np.geomspace(lms.tokens[0], lms.tokens[-1], 60)
+    for k, ax in enumerate(axes[0]):
+        for j, p in enumerate(lms.fractions):
+            line = spread(ax, lms.tokens, lms.loss[:, k, j].T, marker="o", markersize=3, quantiles=(0.0, 1.0),
+                          label="real text only" if p == 0 else f"p2 = {p:g}")
+            fit = lms.fits[k][j]["mean_curve"]
+            if fit["supported"]:
+                law = fit["E"] + fit["A"] * grid ** -fit["alpha"]
+                ax.plot(grid, law, color=line.get_color(), linestyle=":", linewidth=0.9)
+        ax.axhline(lms.generator_loss, color="k", linestyle="--", linewidth=1, label="the generator itself")
+        layers, width = lms.sizes[k]
+        ax.set(xscale="log", xlabel="training tokens", title=f"{layers} x {width} ({lms.parameters[k]:,} parameters)")
+    axes[0, 0].set_ylabel("test loss on real text (nats per token)")
+    axes[0, -1].legend(fontsize=7.5)
+    return fig
+
+
+def language_model_sizes(res: Result):
+    """Test loss on real text against training tokens, one curve per GPT-2 size, real text
+    only (left) and synthetic text only (right): mean over seeds with their range (None
+    where the language models did not run, or p2 = 1 is not among its shares)."""
+    lms = res.language_models
+    if lms is None or 1.0 not in lms.fractions:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
+    for ax, p in zip(axes, (0.0, 1.0)):
+        j = int(np.flatnonzero(lms.fractions == p)[0])
+        for k, (layers, width) in enumerate(lms.sizes):
+            spread(ax, lms.tokens, lms.loss[:, k, j].T, marker="o", markersize=3, quantiles=(0.0, 1.0),
+                   label=f"{layers} x {width}")
+        ax.set(xscale="log", xlabel="training tokens", title="real text only" if p == 0 else "synthetic text only")
+    axes[0].set_ylabel("test loss on real text (nats per token)")
+    axes[1].legend(fontsize=8, title="layers x width", title_fontsize=8)
     return fig
 
 
 #: Every figure of the chapter, by name (``figures/<name>.png``).
 FIGURES = {"double_descent": double_descent, "synthetic_excess": synthetic_excess, "pareto": pareto,
-           "network_widths": network_widths, "language_model_sizes": language_model_sizes}
+           "network_widths": network_widths, "sample_scaling": sample_scaling,
+           "language_model_scaling": language_model_scaling, "language_model_sizes": language_model_sizes}

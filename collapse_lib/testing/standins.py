@@ -168,8 +168,13 @@ TOY = {
                                eval_samples=64, classifier_epochs=1, classifier_hidden=32)),
     "larger": dict(n=40, d=60, seeds=4, chunk=2, theory_seeds=4, widths=[8, 16], net_seeds=1, net_train=300,
                    teacher_train=100, steps=20,
-                   language_models=dict(sizes=[[1, 16], [1, 32]], blocks=64, test_blocks=32, block_size=16, vocab=300,
-                                        epochs=1, batch=16)),
+                   samples=dict(sizes=[40, 80, 160, 320], widths=[2, 16], seeds=1, epochs=1, min_steps=5),
+                   language_models=dict(sizes=[[1, 16], [1, 32]], seeds=1, tokens=2048, first=512, checkpoints=3,
+                                        generator=[1, 16], generator_epochs=1, test_blocks=16, block_size=16,
+                                        vocab=300, batch=16)),
+    "verification": dict(step_sizes=[10, 100], step_chains=20, step_phase_rates=[0.2, 0.8], step_phase_ratios=[0.3, 1.0],
+                         step_phase_size=30, step_phase_chains=10, loop_generations=3, loop_chains=20,
+                         curation_candidates=[2, 4], curation_samples=20, curation_rounds=2, curation_chains=5),
 }
 
 
