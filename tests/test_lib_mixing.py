@@ -376,6 +376,7 @@ def test_cpu_code_path_runs_at_toy_size_with_its_claims(tmp_path):
     cfg = load("mixing", "cpu", dict(
         generations=8, gaussian_chains=100, sandwich_chains=100, linreg_chains=200, strong_chains=50,
         subsample_gaussian_chains=100, subsample_linreg_chains=50, strong_sizes=(30, 1000, 10**6),
+        ratio_sizes=(20, 40), ratio_chains=50,
         neural_fractions=(0.0, 0.5), **{
             "neural.chains": 1, "neural.generations": 1, "neural.samples": 40, "neural.epochs": 1,
             "neural.hidden": 16, "neural.latent": 2, "neural.eval_samples": 20, "neural.classifier_epochs": 1,
@@ -407,12 +408,27 @@ def test_claims_fail_when_the_numbers_contradict_them():
     assert floors and not any(c.holds for c in floors)
 
 
+def test_bias_variance_split_and_limits_of_strong_collapse():
+    for n, d, p in [(20, 5, 0.3), (15, 3, 14 / 15), (111, 10, 100 / 111), (1000, 10, 0.1)]:
+        parts = th.strong_collapse_split(n, p, 2.0, d, 0.5)
+        assert np.isclose(sum(parts.values()), th.strong_collapse_error(n, p, 2.0, d, 0.5), rtol=1e-12)
+    # proportional limit (d / n = 0.2) and the n >> d form (d + 1) / n of the variance factor
+    assert np.isclose(th.strong_collapse_bias(20000, 0.3, 4000), 0.1425, rtol=1e-3)
+    assert np.isclose(th.strong_collapse_variance_factor(10**7, 10) * 10**7, 11, rtol=1e-5)
+    # fresh real data: the recursion's fixed point e_1 / (1 - B(111, 100)) = 0.559
+    assert np.isclose(th.fresh_error(10**4, 111, 10, 0.1), 0.1 / (1 - th.strong_collapse_bias(111, 100 / 111, 10)))
+    assert np.isclose(th.fresh_error(0, 111, 10, 0.1), 0.1)
+
+
 # ------------------------------------------------------------- exercise checks
 def test_exercise_checks_accept_right_and_refuse_wrong_answers(capsys):
     assert ex.check_replace_error(1.0, generation=9)
     with pytest.raises(AnswerError, match="generation 9"):
         ex.check_replace_error(0.9, generation=9)  # forgot the fit to real data
     assert ex.check_accumulate_bound(np.pi**2 / 60)
+    assert ex.check_accumulate_bound(0.1600)  # the least upper bound with fresh inputs
+    with pytest.raises(AnswerError, match="accumulate"):
+        ex.check_accumulate_bound(0.155)
     with pytest.raises(AnswerError, match="accumulate"):
         ex.check_accumulate_bound(0.2)
     assert ex.check_crossover_size(1e5, p=0.01)

@@ -26,14 +26,13 @@ from .. import metrics, protocol
 from ..data.images import load_images
 from ..engine import run_generations
 from ..families import CategoricalFamily, CategoricalSource, GaussianFamily, GaussianSource
-from ..families.linreg import SAMPLERS, LinearRegressionFamily, LinearSource, wishart_stats
+from ..families.linreg import SAMPLERS, LinearRegressionFamily, LinearSource
 from ..policies import POLICY_NAMES, SUBSAMPLE, make_policy
-from ..progress import progress
-from ..runtime import generation_rng
 from ..theory import linreg as lr_theory
 from ..validation import check_choice, check_fraction, check_int, check_positive, check_sample_size
 from . import vae
 from .distributions import SANDWICH
+from .mixing_strong import StrongResult, strong_collapse as _strong_collapse
 from .mixing_subsample import SubsampleResult, accumulate_subsample, w2_and_variance
 from .mixing_claims import PAPER, claims, standard_error, summary  # noqa: F401  (the protocol's names)
 
@@ -79,6 +78,10 @@ class Config:
     strong_fractions: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)  # p: share of synthetic labels
     strong_sizes: tuple[int, ...] = tuple(int(x) for x in np.logspace(1.5, 6, 19))  # n
     strong_chains: int = 2000
+    # the same at a fixed ratio d / n (the paper's proportional regime), for the largest p
+    ratio: float = 0.5  # phi = d / n, in (0, 1)
+    ratio_sizes: tuple[int, ...] = (20, 40, 100, 200)  # n (d = round(phi n)); () skips the sweep
+    ratio_chains: int = 2000
     # the neural example: chapter 3's VAE, run once per real share f ("mix" with a new random
     # share f of the real images in every training set; "replace" for f = 0)
     neural_fractions: tuple[float, ...] = (0.0, 0.1, 0.5)  # real share of each training set; () skips it
@@ -115,6 +118,12 @@ class Config:
         for n in self.strong_sizes:
             check_sample_size("strong_sizes", n, self.strong_dim + 2,
                               "least squares needs n >= d + 2 for a finite expected error")
+        if not 0 < self.ratio < 1:
+            raise ValueError(f"ratio={self.ratio!r} is not allowed: the ratio d / n must lie in (0, 1)")
+        check_int("ratio_chains", self.ratio_chains, minimum=1)
+        for n in self.ratio_sizes:
+            check_sample_size("ratio_sizes", n, round(self.ratio * n) + 2,
+                              f"least squares needs n >= d + 2 with d = round({self.ratio:g} n)")
         for f in self.neural_fractions:
             check_fraction("neural_fractions", f)
 
@@ -141,6 +150,7 @@ PROFILES = {
     "cpu": Config(generations=100, gaussian_chains=5000, sandwich_chains=5000, linreg_chains=10_000,
                         subsample_gaussian_chains=5000, subsample_linreg_chains=2000, strong_chains=10_000,
                         strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)),
+                        ratio_sizes=(20, 40, 100, 200), ratio_chains=4000,
                         neural_fractions=(0.0, 0.1, 0.5), neural=replace(_CPU_VAE, chains=3, generations=5)),
     # MNIST and chapter 3's conv VAE, sized for a free Colab T4
     "gpu": Config(strong_sizes=tuple(int(x) for x in np.logspace(1.5, 8, 27)),
@@ -203,7 +213,9 @@ def linreg_theory(generations: np.ndarray, cfg: Config) -> dict[str, np.ndarray]
     """The closed forms of replace and accumulate on the experiment's axis."""
     args = (cfg.linreg_samples, cfg.linreg_dim, cfg.linreg_noise)
     return {"replace": lr_theory.replace_error(generations, *args),
-            "accumulate": lr_theory.accumulate_error(generations, *args)}
+            "accumulate": lr_theory.accumulate_error(generations, *args),
+            "fresh": lr_theory.fresh_error(generations, cfg.linreg_samples, cfg.linreg_dim, cfg.real_fraction,
+                                           cfg.linreg_noise)}
 
 
 def linreg_policies(cfg: Config) -> FamilyPolicies:
@@ -221,50 +233,6 @@ def linreg_policies(cfg: Config) -> FamilyPolicies:
     return res
 
 
-# ------------------------------------------------------------------- strong collapse
-@dataclass
-class StrongResult:
-    sizes: np.ndarray  # (n_sizes,) training-set sizes n
-    fractions: tuple[float, ...]  # p
-    quality: float  # c^2
-    dim: int
-    noise: float
-    errors: dict[float, np.ndarray] = field(default_factory=dict)  # p -> (n_sizes, chains) excess error
-    theory: dict[float, np.ndarray] = field(default_factory=dict)  # p -> (n_sizes,) exact expectation
-    asymptotic: dict[float, np.ndarray] = field(default_factory=dict)  # p -> sigma^2 d/n + p^2 c^2
-    floors: dict[float, float] = field(default_factory=dict)  # p -> p^2 c^2
-
-
-def strong_collapse(cfg: Config) -> StrongResult:
-    """Least squares on n points, round(p n) of them labelled by w* + Delta with
-    |Delta|^2 = c^2 (a random direction per chain), the rest by w*; excess test error on
-    real data against n. The summaries are drawn from their exact law (no points), so n
-    can reach millions."""
-    d, C = cfg.strong_dim, cfg.strong_chains
-    w = true_weights(d, cfg.seed)
-    family = LinearRegressionFamily(d, cfg.strong_noise)
-    sizes = np.array(cfg.strong_sizes)
-    res = StrongResult(sizes, tuple(cfg.strong_fractions), float(cfg.strong_quality), d, float(cfg.strong_noise))
-    rng = generation_rng(cfg.seed, 0, "policy")
-    delta = rng.standard_normal((C, d))
-    delta *= np.sqrt(cfg.strong_quality) / np.linalg.norm(delta, axis=1, keepdims=True)
-    real_w = np.broadcast_to(w, (C, d))
-    for p in progress(res.fractions, desc="strong collapse"):
-        err = np.empty((sizes.size, C))
-        for i, n in enumerate(sizes):
-            n2 = int(lr_theory.synthetic_count(n, p))
-            rng = generation_rng(cfg.seed + 1, i, "synthetic")
-            data = wishart_stats(real_w, int(n) - n2, cfg.strong_noise, rng) + \
-                wishart_stats(real_w + delta, n2, cfg.strong_noise, rng)
-            err[i] = np.sum((family.fit(data).weights - w) ** 2, axis=-1)
-        res.errors[p] = err
-        args = (p, cfg.strong_quality, d, cfg.strong_noise)
-        res.theory[p] = lr_theory.strong_collapse_error(sizes, *args)
-        res.asymptotic[p] = lr_theory.strong_collapse_asymptotic(sizes, *args)
-        res.floors[p] = lr_theory.strong_collapse_floor(p, cfg.strong_quality)
-    return res
-
-
 # ------------------------------------------------------------------ neural example
 @dataclass
 class NeuralResult:
@@ -274,6 +242,7 @@ class NeuralResult:
     data: str
     fractions: tuple[float, ...]
     real_spread: np.ndarray  # (C,) the measure on real test images
+    real_effective: float = float("nan")  # effective number of classes the classifier sees on the real test images
     runs: dict = field(default_factory=dict)  # fraction -> collapse_lib.experiments.vae.FamilyPolicies
 
     @property
@@ -299,7 +268,8 @@ def neural_mixing(cfg: Config, run: protocol.Run | None = None) -> NeuralResult 
     base = neural_config(cfg, cfg.neural_fractions[0])
     data = load_images(base.dataset)
     clf = vae.classifier(base, data, run.device)
-    res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None)
+    res = NeuralResult(data.describe(), tuple(cfg.neural_fractions), None,
+                       float(vae.effective_classes(vae.class_shares(clf.predict(data.test_images)))))
     first_fit = vae.shared_fit(protocol.store(cfg, "neural-generation0", run, version=vae.STORE_FORMAT),
                                vae.family(base, data, device=run.device))
     for f in res.fractions:
@@ -318,7 +288,8 @@ def policy_table(res: FamilyPolicies) -> dict:
     """Final-generation mean, its standard error and (where there is one) the closed form."""
     out = {}
     for name, v in res.metric.items():
-        row = {"mean_final": float(v[-1].mean()), "se_final": float(standard_error(v[-1]))}
+        row = {"mean_final": float(v[-1].mean()), "se_final": float(standard_error(v[-1])),
+               "median_final": float(np.median(v[-1]))}
         if name in res.theory:
             row["theory_final"] = float(res.theory[name][-1])
         out[name] = row
@@ -347,6 +318,12 @@ class Result:
     def tables(self) -> dict[str, dict]:
         """:func:`policy_table` of every family, by the same keys."""
         return {key: policy_table(part) for key, part in self.families.items()}
+
+
+def strong_collapse(cfg: Config) -> StrongResult:
+    """Strong model collapse (:mod:`collapse_lib.experiments.mixing_strong`): the sweep of n at
+    fixed d for every p, and the sweep at fixed d / n for the largest p."""
+    return _strong_collapse(cfg, true_weights)
 
 
 def run(cfg: Config, run: protocol.Run | None = None) -> Result:

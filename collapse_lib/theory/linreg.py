@@ -48,8 +48,24 @@ e = A^-1 X_2^T X_2 Delta + A^-1 X^T eps, and
 where k_1 c^2 = E[(x_1^T Delta)^2 x_1^T A^-2 x_1] (exchangeability of the n points, the
 Beta(d/2, (n-d)/2) law of a leverage and the independence of a Wishart matrix's
 eigenvalues from its eigenvectors). For large n, B = p^2 + p (1 - p) (d + 1) / n + O(n^-2):
-the error is the paper's sigma^2 d / n + p^2 c^2 (its Corollary 1, isotropic case)
-and stops falling at the floor p^2 c^2, however much data is added.
+the error approaches sigma^2 d / n + p^2 c^2 and the floor p^2 c^2, however much data is
+added.
+
+**Bias and variance.** With q = n_2 / n the synthetic share actually drawn, E[A^-1 X_2^T X_2]
+= q I (exchangeability), so the synthetic labels' part of the error splits exactly into
+
+    bias^2 = q^2 c^2   (the floor: it does not depend on n)
+    variance = q (1 - q) V(n, d) c^2,   V = (n^2 k_1 - 1) / (n - 1),
+
+B = q^2 + q (1 - q) V. V ~ (d + 1) / n for n >> d; in the proportional limit d / n -> phi
+(< 1) V -> phi / (1 - phi), so the error tends to
+sigma^2 phi / (1 - phi) + p^2 c^2 + p (1 - p) c^2 phi / (1 - phi): the synthetic labels'
+variance is of first order in phi.
+
+**Fresh real data** (each generation T points, round(f T) of them new real ones, the rest
+labelled by the previous fit). The previous error is independent of the new design and the
+isotropic B depends on it only through its squared norm, so E_t = B(T, T - round(f T)) E_{t-1}
++ e_1 exactly, E_g = e_1 (1 - B^(g+1)) / (1 - B) -> e_1 / (1 - B).
 """
 from __future__ import annotations
 
@@ -137,6 +153,51 @@ def strong_collapse_bias(n, p: float, d: int):
     n2 = synthetic_count(n_arr, p).astype(float)
     k1 = (n_arr - 2.0) * (d + 2.0) / (n_arr * (n_arr + 2.0) * (n_arr - d - 1.0))
     return n2 * k1 + n2 * (n2 - 1.0) * (1.0 - n_arr * k1) / (n_arr * (n_arr - 1.0))
+
+
+def synthetic_share(n, p: float):
+    """q = n_2 / n = round(p n) / n: the share of synthetic labels actually drawn."""
+    return synthetic_count(n, p) / np.asarray(n, dtype=float)
+
+
+def strong_collapse_variance_factor(n, d: int):
+    """V(n, d) = (n^2 k_1 - 1) / (n - 1): the synthetic labels' variance is q (1 - q) V c^2
+    (about (d + 1) / n for n >> d, phi / (1 - phi) for d / n -> phi)."""
+    n_arr, d = _check_fit(n, d, name="n")
+    a = (n_arr - 2.0) * (d + 2.0) / ((n_arr + 2.0) * (n_arr - d - 1.0))  # n k_1
+    return (n_arr * a - 1.0) / (n_arr - 1.0)
+
+
+def strong_collapse_split(n, p: float, c2: float, d: int, noise: float = 1.0) -> dict:
+    """The exact expected excess error in its three parts: ``noise`` sigma^2 d/(n-d-1), ``bias``
+    q^2 c^2 (the floor) and ``variance`` q (1 - q) V(n, d) c^2 of the synthetic labels."""
+    n_arr, p, c2, d, noise = _check_strong(n, p, c2, d, noise)
+    q = synthetic_share(n_arr, p)
+    return {"noise": noise**2 * d / (n_arr - d - 1.0), "bias": q**2 * c2,
+            "variance": q * (1.0 - q) * strong_collapse_variance_factor(n_arr, d) * c2}
+
+
+def strong_collapse_proportional(p: float, c2: float, phi, noise: float = 1.0):
+    """The limit of the exact error as n, d -> infinity with d / n -> phi < 1:
+    sigma^2 phi / (1 - phi) + p^2 c^2 + p (1 - p) c^2 phi / (1 - phi)."""
+    p = check_fraction("p", p)
+    phi = np.asarray(phi, dtype=float)
+    if np.any(phi < 0) or np.any(phi >= 1):
+        raise ValueError(f"phi={phi!r} is not allowed: the ratio d / n must lie in [0, 1)")
+    c2, noise = float(c2), _check_noise(noise)
+    g = phi / (1.0 - phi)
+    return noise**2 * g + p**2 * c2 + p * (1.0 - p) * c2 * g
+
+
+def fresh_error(generation, T: int, d: int, real_fraction: float, noise: float = 1.0):
+    """Fresh real data (round(f T) new real points a generation, the rest labelled by the
+    previous fit): e_1 (1 - B^(g+1)) / (1 - B) with B = B(T, T - round(f T))."""
+    g = _check_generation(generation)
+    f = check_fraction("real_fraction", real_fraction)
+    T_arr, d = _check_fit(T, d)
+    b = float(strong_collapse_bias(T, 1.0 - np.rint(f * T_arr) / T_arr, d))
+    e1 = one_fit_error(T, d, noise)
+    return e1 * (g + 1.0) if b == 1.0 else e1 * (1.0 - b ** (g + 1.0)) / (1.0 - b)
 
 
 def strong_collapse_error(n, p: float, c2: float, d: int, noise: float = 1.0):
