@@ -288,9 +288,12 @@ def chain_ranks(chains: int, size: int) -> list[list[int]]:
     return [[c % size] for c in range(whole)] + unit_ranks(chains - whole, size)
 
 
-def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int | None = None) -> list[U]:
+def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int | None = None, desc: str | None = None,
+              progress: bool | None = None) -> list[U]:
     """``[fn(u) for u in units]``, unit ``i`` computed on rank ``i mod N`` and every
-    result gathered on every rank (pickled objects), in the order of ``units``.
+    result gathered on every rank (pickled objects), in the order of ``units``. With
+    ``desc``, one process shows a progress bar over the units (``progress``: as
+    :func:`collapse_lib.progress.progress`).
 
     With more ranks than units and ``chains`` given, each unit runs on a group of ranks
     (:func:`unit_ranks`) that share out its chains (:func:`chain_ranks`; ``fn`` sees how
@@ -298,7 +301,11 @@ def map_units(fn: Callable[[T], U], units: Sequence[T], *, chains: int | None = 
     ``chains`` (a unit whose chains cannot be shared out), the ranks beyond the units idle."""
     rank, size = world()
     if size == 1:
-        return [fn(u) for u in units]
+        if desc is None:
+            return [fn(u) for u in units]
+        from .progress import progress as bar
+
+        return [fn(u) for u in bar(units, desc=desc, enabled=progress)]
     import torch.distributed as dist
 
     if size > len(units) > 0 and chains is not None:

@@ -26,7 +26,7 @@ from .. import protocol
 from ..data.text import TextCorpus, load_docstrings, load_text, make_blocks, pydoc_documents, tokenize_documents
 from ..lm import TinyGPTConfig, count_parameters, tiny_gpt2, token_nll, train_bpe
 from ..lm.scaling import sample_blocks, train_with_checkpoints
-from ..progress import progress
+from ..distributed import main_first, map_units
 from ..protocol import Run
 from ..runtime import cpu_threads
 from ..validation import _fail, check_choice, check_fraction, check_int, check_positive
@@ -229,12 +229,15 @@ def run_language_models(cfg, run: Run | None = None) -> LanguageModelResult:
     loss, final = np.empty(shape + (len(steps),)), np.empty(shape + (len(test),))
     params, loaded = np.zeros(len(lm.sizes), dtype=np.int64), 0
     with cpu_threads(run.threads_or(None if dev.type == "cuda" else THREADS)):
-        first, _ = protocol.cached(store, 0, generator)
+        with main_first():  # under torchrun, one process trains the generator; the others read it
+            first, _ = protocol.cached(store, 0, generator)
         synthetic = first["synthetic"]
-        for i, (s, k, j) in enumerate(progress(runs, desc="language models", enabled=run.progress)):
-            a, was = protocol.cached(store, 1 + i, lambda: one(s, k, j))
-            loss[s, k, j], final[s, k, j], params[k] = a["loss"], a["final_blocks"], int(a["parameters"])
-            loaded += was
+        # the runs are independent: under torchrun each process trains its share of them
+        done = map_units(lambda i: protocol.cached(store, 1 + i, lambda: one(*runs[i])), list(range(len(runs))),
+                         desc="language models", progress=run.progress)
+    for (s, k, j), (a, was) in zip(runs, done):
+        loss[s, k, j], final[s, k, j], params[k] = a["loss"], a["final_blocks"], int(a["parameters"])
+        loaded += was
     data = (f"{corpus.name}: {len(real) * L:,} real training tokens for the models, {len(held) * L:,} held out for "
             f"the generator, {len(test) * L:,} test tokens; BPE vocabulary {len(tok):,}, blocks of {L} tokens")
     return LanguageModelResult(data, [tuple(x) for x in lm.sizes], params, np.asarray(lm.fractions, float),

@@ -23,10 +23,10 @@ from functools import cached_property
 import numpy as np
 
 from .. import protocol
+from ..distributed import map_units
 from ..data.images import load_images
 from ..families.mlp_width import WidthSweepMLP
 from ..families.random_features import check_widths
-from ..progress import progress
 from ..protocol import Run
 from ..runtime import cpu_threads
 from ..validation import _fail, check_fraction, check_int, check_positive
@@ -268,13 +268,12 @@ def run_samples(cfg, run: Run | None = None, data=None) -> SampleResult:
         return {"errors": 1 - net.score(data.test_images / 255.0, data.test_labels).reshape(shape),
                 "train_accuracy": net.train_accuracy_.reshape(shape)}
 
-    errors, acc, loaded = [], [], 0
     with cpu_threads(run.threads):
-        for k, n in enumerate(progress(sc.sizes, desc="MNIST sample sizes", enabled=run.progress)):
-            a, was = protocol.cached(store, k, lambda: size(k, int(n)))
-            errors.append(a["errors"])
-            acc.append(a["train_accuracy"])
-            loaded += was
+        # the sizes are independent: under torchrun each process trains its share of them
+        done = map_units(lambda k: protocol.cached(store, k, lambda: size(k, int(sc.sizes[k]))),
+                         list(range(len(sc.sizes))), desc="MNIST sample sizes", progress=run.progress)
+    errors, acc = [a["errors"] for a, _ in done], [a["train_accuracy"] for a, _ in done]
+    loaded = sum(was for _, was in done)
     used = np.unique(np.concatenate([o[:max(sc.sizes)] for o in orders]))
     disagree = float(np.mean(fake_all[used] != data.train_labels[pool[used]]))
     return SampleResult(data.describe(), np.asarray(sc.sizes), np.asarray(sc.fractions, float), np.asarray(sc.widths),
