@@ -54,6 +54,8 @@ def check_first_bend(answer, samples, z: float | None = None) -> bool:
     leaves it. Shares that leave at the same smallest n are all right."""
     from ..experiments.larger_claims import Z_CLAIM
 
+    if answer is Ellipsis:
+        raise AnswerError("first_bend: no answer yet: replace the ... with a share p2 (or None if none leaves)")
     z = Z_CLAIM if z is None else z
     shares = np.asarray(samples.fractions[1:], float)
     dep = samples.departure(z)[1:, -1]
@@ -64,7 +66,7 @@ def check_first_bend(answer, samples, z: float | None = None) -> bool:
         check_true(answer is None, f"first_bend: {answer!r}, but no share leaves the real-only curve within "
                                    f"{z:g} standard errors in this run ({where}); the answer is None")
         return passed(f"no share leaves the real-only curve in this run ({where})")
-    check_true(answer is not None and answer is not Ellipsis and any(np.isclose(float(answer), p) for p in right),
+    check_true(answer is not None and any(np.isclose(float(answer), p) for p in right),
                f"first_bend: {answer!r}, but the curve that leaves the real-only one first is p2 = "
                f"{' or '.join(f'{p:g}' for p in right)} ({where}). Hint: a larger share of wrong labels moves "
                "the error further from the real-only curve at every n, so its gap clears the noise soonest")

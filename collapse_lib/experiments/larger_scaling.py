@@ -69,12 +69,12 @@ def fit_law(D, L) -> LawFit:
 def fit_spread(D, curves) -> dict:
     """The law fitted to every curve (rows of ``curves``, e.g. one per seed) and to their
     mean: ``{"mean_curve": fit, "per_seed": [fits], "spread": {param: [min, max]}}``, the
-    spread over the seeds whose fit is supported."""
+    spread over the seeds whose fit is supported (None when none is)."""
     curves = np.atleast_2d(np.asarray(curves, float))
     fits = [fit_law(D, c) for c in curves]
     ok = [f for f in fits if f.supported]
-    spread = {k: [float(min(getattr(f, k) for f in ok)), float(max(getattr(f, k) for f in ok))] if ok else None
-              for k in ("E", "A", "alpha")}
+    spread = {k: [float(min(getattr(f, k) for f in ok)), float(max(getattr(f, k) for f in ok))]
+              for k in ("E", "A", "alpha")} if ok else None
     return {"mean_curve": fit_law(D, curves.mean(0)).as_dict(), "per_seed": [f.as_dict() for f in fits],
             "supported_seeds": len(ok), "spread": spread}
 
