@@ -570,7 +570,7 @@ def test_each_regime_trains_its_own_epochs_and_is_scored_against_generation_0(tm
         epochs_seen.clear()
         res = chapter.run_regime(cfg, setup, regime, run)
         assert res.epochs == epochs and epochs_seen == [epochs] * (cfg.chains * (cfg.generations + 1))
-        store = protocol.store(cfg, regime, run, version=chapter.CHECKPOINT_FORMAT)
+        store = protocol.store(cfg, regime, run, version=chapter.STORE_FORMAT)
         fam = chapter.family(cfg, setup, regime, store.root / "models", run)
         gen0 = LMParams.from_arrays(store.load(0), "params/")
         for t in range(cfg.generations + 1):

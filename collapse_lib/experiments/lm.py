@@ -60,7 +60,7 @@ def regime_label(regime: str, real_fraction: float = 0.1) -> str:
         "%", " %")
 
 #: Bumped whenever the training code changes, so that old checkpoints are not reused.
-CHECKPOINT_FORMAT = 2
+STORE_FORMAT = 2
 #: Every regime's generations and models are kept in its run store; a rerun resumes.
 RESUMABLE = True
 
@@ -337,7 +337,7 @@ def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | Non
 
     check_choice("regime", regime, REGIMES)
     run = run or protocol.Run()
-    store = protocol.store(cfg, regime, run, version=CHECKPOINT_FORMAT)
+    store = protocol.store(cfg, regime, run, version=STORE_FORMAT)
     with ExitStack() as stack:
         # the models live in the run store, or, without one, in a folder of this call
         models = store.root / "models" if store else Path(stack.enter_context(tempfile.TemporaryDirectory()))

@@ -24,6 +24,7 @@ import io
 import json
 from dataclasses import asdict, dataclass
 
+from ..protocol import config_key
 from ..validation import check_choice, check_int, check_positive
 from .models import TinyGPTConfig
 
@@ -65,10 +66,6 @@ def text_key(texts: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _key(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def pretraining_texts(settings: PretrainSettings, corpus=None) -> tuple[list[str], str]:
     """The documents the base is pre-trained on and how to name them: the standard
     library's docstrings, or ``corpus.pretrain`` (the pydoc split's pre-training part)."""
@@ -91,7 +88,7 @@ def base_tokenizer(texts: list[str], vocab_size: int = 2048):
 
     vocab_size = check_int("vocab_size", vocab_size, minimum=258)
     ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": vocab_size}
-    path = cache_dir("lm", f"bpe-{_key(ident)}") / "tokenizer.json"
+    path = cache_dir("lm", f"bpe-{config_key(ident)}") / "tokenizer.json"
     if path.exists():
         return load_tokenizer(path)
     tok = train_bpe(texts, vocab_size)
@@ -124,7 +121,7 @@ def pretrained_base(settings: PretrainSettings, texts: list[str], tok, *, tiny: 
     ident = {"format": PRETRAIN_FORMAT, "text": text_key(texts), "vocab": len(tok), **asdict(settings),
              "vocab_size": len(tok), "tiny": asdict(tiny), "block_size": block_size, "batch_size": batch_size,
              "seed": seed}
-    where = cache_dir("lm", f"tiny-base-{_key(ident)}")
+    where = cache_dir("lm", f"tiny-base-{config_key(ident)}")
     model_path, info_path = where / "model.pt", where / "info.json"
     model = tiny_gpt2(len(tok), tiny, eos_token_id=tok.eos_token_id, seed=seed)
     if model_path.exists() and info_path.exists():
