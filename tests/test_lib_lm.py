@@ -428,6 +428,10 @@ def test_profiles_follow_the_paper():
         assert q.epochs_mix == 2 * q.epochs_replace and 2 * q.block_size <= q.tiny.n_positions
     c, q = chapter.PROFILES["cpu"], chapter.PROFILES["quick"]
     assert (c.epochs_replace, c.epochs_mix) == (5, 10)  # the paper's
+    # the paper's start and decoding first in every profile; the offline ones compare the others
+    assert all((cfg.start[0], cfg.decoding[0]) == ("generation0", "beam") for cfg in chapter.PROFILES.values())
+    assert all(cfg.validation_blocks for cfg in chapter.PROFILES.values())
+    assert (c.start, c.decoding) == (q.start, q.decoding) == (("generation0", "base"), ("beam", "sample"))
     assert c.generations > q.generations and c.train_blocks > q.train_blocks and c.pretrain.max_chars is None
 
 
@@ -449,7 +453,15 @@ def test_cpu_profile_code_path_at_toy_size(tmp_path, monkeypatch):
     assert set(res.regimes) == {"replace", "mix"} and res.regimes["mix"].test_ppl.shape == (2, 1)
     cl = chapter.claims(res)
     # one synthetic generation: no tail claim measured from the first synthetic generation
-    assert set(cl) == set(chapter_claims.RUN_CLAIMS + chapter_claims.PAPER_CLAIMS) - {"tail_grows_from_first_synthetic"}
+    assert set(cl) == set(chapter_claims.RUN_CLAIMS + chapter_claims.PAPER_CLAIMS
+                          + chapter_claims.VARIANT_CLAIMS) - {"tail_grows_from_first_synthetic", "sample_spreads"}
+    # the comparisons share generation 0 with the main loop (the same fits, the same numbers)
+    assert set(res.variants) == {"replace-start=base", "replace-decoding=sample"}
+    for v in res.variants.values():
+        np.testing.assert_array_equal(v.test_ppl[0], res.regimes["replace"].test_ppl[0])
+    assert setup.validation_blocks is not None and len(setup.validation_blocks) == cfg.validation_blocks
+    held_out = {b.tobytes() for b in setup.validation_blocks}
+    assert not held_out & {b.tobytes() for b in setup.train_blocks}  # validation blocks are never trained on
     assert all(c.evidence for c in cl.values())
     assert [c["statement"] for c in chapter.summary(res)["claims"]] == [c.statement for c in cl.values()]
     # the base is built once: a second prepare loads it from the cache
@@ -507,8 +519,8 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
 #: on Linux x86-64: zero-shot, and per generation (rows) and chain (columns), to two decimals.
 QUICK_ZERO_SHOT = 232.8
 QUICK_TEST_PPL = {
-    "replace": [[216.81, 217.51], [324.39, 314.66], [356.34, 336.46], [422.21, 435.64]],
-    "mix": [[204.30, 206.04], [336.32, 315.92], [343.02, 345.38], [360.95, 351.83]],
+    "replace": [[216.81, 217.51], [297.29, 294.45], [310.28, 305.82], [381.16, 350.47]],
+    "mix": [[204.30, 206.04], [289.48, 273.44], [277.85, 270.81], [304.78, 302.69]],
 }
 
 
@@ -669,3 +681,141 @@ def test_a_split_unit_gets_the_numbers_of_one_process(tok, blocks, tmp_path):
     with pytest.raises(ValueError, match=r"chains=2 is not allowed here: the unit was split for 3 chains"):
         run_ranks(lambda r: shared(fams[r]).fit(TokenBlocks(np.repeat(blocks[None, :12], 2, axis=0))),
                   thread_splits(3, 2))
+
+
+# ------------------------------------------- the paper's start, sampling and selection of beams
+def test_inverse_cdf_draws_every_outcome_with_its_probability():
+    """On a grid of N uniforms the inverse cumulative sum gives each outcome a share within
+    1/N of its probability, and never an outcome of probability zero."""
+    from collapse_lib.lm.sampling import inverse_cdf
+
+    probs = torch.tensor([[0.1, 0.0, 0.45, 0.3, 0.15]], dtype=torch.float64)
+    N = 10_000
+    u = (torch.arange(N, dtype=torch.float64) + 0.5) / N
+    idx = inverse_cdf(probs.expand(N, -1), u)
+    share = torch.bincount(idx, minlength=5).double() / N
+    assert share[1] == 0 and torch.allclose(share, probs[0], atol=1.0 / N)
+
+
+def test_sampled_continuations_follow_the_models_own_distribution(tok, blocks):
+    """Every sampled token is the inverse CDF, at its uniform, of the next-token distribution
+    (end-of-text removed) of one full forward pass over the block and the tokens before it:
+    the key/value cache changes nothing, and a block's tokens depend on its own uniforms only."""
+    import torch.nn.functional as F
+
+    from collapse_lib.lm.sampling import inverse_cdf, next_token_probs, sample_continuations
+
+    model = tiny_model(tok, seed=1).eval()
+    prompts = blocks[:4]
+    u = np.random.default_rng(0).random((4, 8))
+    out = sample_continuations(model, prompts, u, batch_size=3)
+    assert out.shape == (4, 8) and (out != tok.eos_token_id).all()
+    np.testing.assert_array_equal(sample_continuations(model, prompts[2:], u[2:], batch_size=1), out[2:])
+    full = torch.as_tensor(np.concatenate([prompts, out], axis=1), dtype=torch.long)
+    with torch.no_grad():
+        logits = model(input_ids=full).logits[:, prompts.shape[1] - 1:-1]
+    for t in range(8):
+        probs = next_token_probs(logits[:, t], tok.eos_token_id)
+        np.testing.assert_array_equal(inverse_cdf(probs, torch.as_tensor(u[:, t])).numpy(), out[:, t])
+    assert not np.allclose(F.softmax(logits[:, 0], -1).numpy()[:, tok.eos_token_id], 0)  # end-of-text was possible
+    with pytest.raises(ValueError, match=r"uniforms of shape \(3, 8\) are not allowed"):
+        sample_continuations(model, prompts, u[:3])
+
+
+def test_the_first_candidate_is_the_beam_search_continuation(tok, blocks):
+    model = tiny_model(tok, seed=2)
+    one = generate_continuations(model, blocks[:5], num_beams=3, max_new_tokens=6, repetition_penalty=2.0)
+    many = generate_continuations(model, blocks[:5], num_beams=3, max_new_tokens=6, repetition_penalty=2.0,
+                                  candidates=3)
+    assert many.shape == (5, 3, 6)
+    np.testing.assert_array_equal(many[:, 0], one)
+    with pytest.raises(ValueError, match=r"candidates=4 is not allowed: beam search returns at most num_beams=3"):
+        generate_continuations(model, blocks[:2], num_beams=3, max_new_tokens=6, candidates=4)
+
+
+def test_fine_tuning_keeps_the_epoch_best_on_validation(tok, blocks):
+    """With validation blocks the model ends with the weights of the epoch of lowest validation
+    loss (recomputed here: the same sums in the same order, so equal to the recorded loss)."""
+    model = tiny_model(tok, seed=4)
+    val = blocks[40:56]
+    stats = fine_tune(model, blocks[:24], epochs=4, batch_size=8, lr=3e-2, seed=0, validation=val)
+    assert len(stats.val_losses) == 4 and stats.best_epoch == int(np.argmin(stats.val_losses)) + 1
+    assert float(token_nll(model, val, batch_size=256).astype(np.float64).mean()) == stats.val_losses[
+        stats.best_epoch - 1]
+    plain = tiny_model(tok, seed=4)
+    stats_plain = fine_tune(plain, blocks[:24], epochs=4, batch_size=8, lr=3e-2, seed=0)
+    assert stats_plain.best_epoch is None and stats_plain.losses == stats.losses  # scoring draws no random numbers
+
+
+def test_later_fits_start_from_generation_0_or_the_base(tok, blocks, tmp_path):
+    """start="generation0": a fit with a vanishing learning rate ends at generation 0's weights;
+    start="base" (or no generation 0 yet): at the base model's."""
+    fam = make_family(tok, blocks, tmp_path, start="generation0")
+    gen0 = fam.fit(fam.summarize(blocks[None, :12]))
+    fam.generation0 = gen0
+    still = dataclasses.replace(fam, lr=1e-12, min_lr=0.0)
+    still.generation0 = gen0
+    after = still.model(still.fit(still.summarize(blocks[None, 12:24])), 0)
+    ref, base = fam.model(gen0, 0).state_dict(), fam.base.state_dict()
+    for k, v in after.state_dict().items():
+        torch.testing.assert_close(v, ref[k], rtol=0, atol=1e-9)
+    moved = max(float((ref[k] - base[k]).abs().max()) for k in ref if ref[k].is_floating_point())
+    assert moved > 1e-4  # generation 0 is not the base
+    from_base = dataclasses.replace(still, start="base")
+    after = from_base.model(from_base.fit(from_base.summarize(blocks[None, 12:24])), 0)
+    for k, v in after.state_dict().items():
+        torch.testing.assert_close(v, base[k], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("select", ["self", "verifier", "random"])
+def test_a_selection_keeps_one_of_the_beams(tok, blocks, tmp_path, select):
+    """The kept continuation is one of the block's beams: the one of lowest perplexity under the
+    generator ("self") or under generation 0's model ("verifier"), or one drawn from the
+    block's own random stream ("random": the same whatever the blocks beside it)."""
+    fam = make_family(tok, blocks, tmp_path, select=select, num_beams=3)
+    gen0 = fam.fit(fam.summarize(blocks[None, :12]))
+    fam.generation0 = gen0
+    later = fam.fit(fam.summarize(blocks[None, 12:24]))
+    prompts = blocks[:6]
+    kept = fam.continue_blocks(later, 0, prompts)
+    cands = generate_continuations(fam.model(later, 0), prompts, num_beams=3, max_new_tokens=16,
+                                   repetition_penalty=3.0, candidates=3)
+    pick = [int(np.flatnonzero((cands[i] == kept[i]).all(axis=1))[0]) for i in range(6)]
+    if select == "random":
+        np.testing.assert_array_equal(np.concatenate([fam.continue_blocks(later, 0, prompts[:2]),
+                                                      fam.continue_blocks(later, 0, prompts[2:])]), kept)
+    else:
+        judge = fam.model(later if select == "self" else gen0, 0)
+        ppl = sequence_perplexity(judge, cands.reshape(18, 16)).reshape(6, 3)
+        np.testing.assert_array_equal(ppl[np.arange(6), pick], ppl.min(axis=1))
+
+
+def test_selection_and_start_settings_are_checked(tok, blocks, tmp_path):
+    with pytest.raises(ValueError, match=r"select='best' is not allowed"):
+        make_family(tok, blocks, tmp_path, select="best")
+    with pytest.raises(ValueError, match=r"select='self' is not allowed with decoding='sample'"):
+        make_family(tok, blocks, tmp_path, select="self", decoding="sample")
+    with pytest.raises(ValueError, match=r"select='random' is not allowed with num_beams=1"):
+        make_family(tok, blocks, tmp_path, select="random", num_beams=1)
+    fam = make_family(tok, blocks, tmp_path, select="verifier")
+    params = fam.fit(fam.summarize(blocks[None, :12]))
+    with pytest.raises(RuntimeError, match=r"select='verifier' needs generation 0's models"):
+        fam.continue_blocks(params, 0, blocks[:2])
+    for kw, match in [({"start": ()}, r"start=\(\) is not allowed"),
+                      ({"decoding": ("beam", "greedy")}, r"decoding='greedy' is not allowed"),
+                      ({"start": ("base", "base")}, r"start=\('base', 'base'\) is not allowed: each choice"),
+                      ({"validation_blocks": -1}, r"validation_blocks=-1 is not allowed")]:
+        with pytest.raises(ValueError, match=match):
+            tiny_config(**kw)
+
+
+def test_loops_are_named_by_what_they_change():
+    Loop = chapter.Loop
+    assert Loop("replace").part == "replace" and Loop("mix", start="base").part == "mix"
+    assert Loop("replace", start="base", main=False).part == "replace-start=base"
+    assert Loop("replace", decoding="sample", main=False).part == "replace-decoding=sample"
+    assert Loop("replace", select="verifier", main=False).part == "replace-select=verifier"
+    cfg = tiny_config(start=("generation0", "base"), decoding=("beam", "sample"))
+    assert [lp.part for lp in chapter.variant_loops(cfg)] == ["replace-start=base", "replace-decoding=sample"]
+    assert chapter.variant_loops(dataclasses.replace(cfg, regimes=("mix",))) == []
+    assert chapter.variant_loops(tiny_config()) == []

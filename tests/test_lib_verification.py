@@ -141,3 +141,38 @@ def test_exercise_checks_accept_right_and_refuse_wrong_answers(capsys):
         ex.check_verifier(lambda x, y, c, r, s: np.abs(y - x @ c) <= s)
     with pytest.raises(AnswerError, match="no answer yet"):
         ex.check_verifier(lambda x, y, c, r, s: None)
+
+
+# ------------------------------------------------------------------ the language-model loop
+def test_selection_runs_reuse_chapter_4_and_agree_where_they_must(tmp_path, monkeypatch):
+    """Chapter 4's loop with each selection at toy size: the best-beam run is chapter 4's own
+    run (read back from its run store, the same numbers), every selection shares generation 0,
+    and at generation 1, where the generator is generation 0, selecting by the generator's
+    perplexity and by generation 0's is the same selection."""
+    import dataclasses
+
+    from collapse_lib.experiments import lm, verification_lm
+    from collapse_lib.lm.models import TinyGPTConfig
+    from collapse_lib.lm.pretrain import PretrainSettings
+    from collapse_lib.protocol import Run
+
+    monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path))
+    cfg = dataclasses.replace(lm.PROFILES["quick"], block_size=16, train_blocks=16, test_blocks=16,
+                              validation_blocks=8, generations=2, chains=2, epochs_replace=1, epochs_mix=1,
+                              generate_batch_size=16, eval_batch_size=16, vocab_size=300,
+                              tiny=TinyGPTConfig(n_embd=32, n_layer=1, n_head=2, n_positions=64),
+                              pretrain=PretrainSettings(max_chars=20_000, blocks=64, epochs=1),
+                              start=("generation0",), decoding=("beam",), regimes=("replace",))
+    run = Run(progress=False, root=tmp_path / "runs")
+    ch4 = lm.run(cfg, run)
+    res = verification_lm.run_neural(cfg, verification_lm.NEURAL_SELECTIONS, run)
+    assert res.runs["top"].resumed_from == cfg.generations  # read back, not recomputed
+    np.testing.assert_array_equal(res.runs["top"].test_ppl, ch4.regimes["replace"].test_ppl)
+    for r in res.runs.values():
+        np.testing.assert_array_equal(r.test_ppl[0], ch4.regimes["replace"].test_ppl[0])
+    np.testing.assert_array_equal(res.runs["self"].test_ppl[1], res.runs["verifier"].test_ppl[1])
+    assert set(res.versus_top) == {"self", "verifier", "random"}
+    c = verification_lm.neural_claims(res)
+    assert set(c) == {"neural_all_rise", "paper_self_weak", "verifier_beats_top", "random_beats_top"}
+    mean, se, d = res.versus_top["random"]
+    assert d.shape == (2,) and mean == pytest.approx(d.mean()) and se == pytest.approx(abs(d[0] - d[1]) / 2)

@@ -55,7 +55,12 @@ TOY = {
     "verification": {"step_sizes": [10, 100], "step_chains": 20, "step_phase_rates": [0.2, 0.8],
                      "step_phase_ratios": [0.3, 1.0], "step_phase_size": 30, "step_phase_chains": 10,
                      "loop_generations": 3, "loop_chains": 20, "curation_candidates": [2, 4], "curation_samples": 20,
-                     "curation_rounds": 2, "curation_chains": 5},
+                     "curation_rounds": 2, "curation_chains": 5, "neural.block_size": 16, "neural.train_blocks": 16,
+                     "neural.test_blocks": 16, "neural.validation_blocks": 8, "neural.generations": 2,
+                     "neural.chains": 1, "neural.epochs_replace": 1, "neural.generate_batch_size": 16,
+                     "neural.eval_batch_size": 16, "neural.vocab_size": 300, "neural.tiny.n_embd": 32,
+                     "neural.tiny.n_layer": 1, "neural.tiny.n_head": 2, "neural.pretrain.max_chars": 20000,
+                     "neural.pretrain.blocks": 64, "neural.pretrain.epochs": 1},
 }
 
 

@@ -25,7 +25,7 @@ not trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ class TextCorpus:
     train: list[str]  # documents the models are fine-tuned on
     test: list[str]  # held-out documents the test perplexity is measured on
     pretrain: list[str]  # documents that pre-train the base model (empty for real pretrained models)
+    validation: list[str] = field(default_factory=list)  # held-out documents for choosing checkpoints (if any)
 
     def describe(self) -> str:
         chars = lambda docs: sum(len(d) for d in docs)  # noqa: E731
@@ -195,7 +196,7 @@ def load_wikitext2(root: str | Path | None = None, timeout: float = 3.0) -> Text
         for split, path in files.items():
             atomic_write_bytes(path, "".join(ds[split]["text"]).encode())
     text = {s: f.read_text() for s, f in files.items()}
-    return TextCorpus("wikitext-2 (raw)", [text["train"]], [text["test"]], [])
+    return TextCorpus("wikitext-2 (raw)", [text["train"]], [text["test"]], [], [text["validation"]])
 
 
 def load_text(name: str, **kwargs) -> TextCorpus:
@@ -241,11 +242,17 @@ def make_blocks(ids: np.ndarray, block_size: int, max_blocks: int | None = None)
 def subsample_blocks(blocks: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     """``n`` blocks drawn without replacement (in their original order), or all when
     ``n`` is None or not smaller than the number of blocks."""
+    return split_blocks(blocks, n, seed)[0]
+
+
+def split_blocks(blocks: np.ndarray, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(chosen, rest)``: the blocks of :func:`subsample_blocks` and the others, each in
+    their original order."""
     if n is None or n >= len(blocks):
-        return blocks
+        return blocks, blocks[:0]
     n = check_int("blocks", n, minimum=1)
-    keep = np.sort(np.random.default_rng(seed).permutation(len(blocks))[:n])
-    return blocks[keep]
+    order = np.random.default_rng(seed).permutation(len(blocks))
+    return blocks[np.sort(order[:n])], blocks[np.sort(order[n:])]
 
 
 class BlockSource(PoolSource):

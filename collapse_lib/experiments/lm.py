@@ -3,10 +3,13 @@
 Follows the language-model experiment of Shumailov et al., "AI models collapse when
 trained on recursively generated data" (Nature 631:755, 2024; the authors' ``main.py``):
 OPT-125m is fine-tuned on wikitext-2 in 64-token blocks (generation 0); every later
-generation fine-tunes a fresh copy of the base model on the previous generation's 5-beam
-continuations of every training block and is scored on the real test set. Two regimes:
+generation fine-tunes a copy of generation 0's model on the previous generation's 5-beam
+continuations of every training block and is scored on the real test set; every fit keeps
+its epoch of lowest loss on real validation blocks (the authors' checkpointing). Two regimes:
 no original data (5 epochs a generation) and 10 % of the original blocks kept, drawn
-anew each generation (10 epochs). The chapter adds per-sequence perplexity histograms of
+anew each generation (10 epochs). The chapter adds comparisons of the loop without original
+data with a start from the base model and with sampling at temperature 1 instead of beam
+search (:mod:`collapse_lib.experiments.lm_loop`), per-sequence perplexity histograms of
 each generation's data under generation 0's model, throughput numbers, the offline
 profiles (``quick`` and ``cpu``), in which a tiny GPT-2 pre-trained here on the standard
 library's docstrings plays the base model and is fine-tuned on the pydoc topics
@@ -18,49 +21,32 @@ The chapter protocol (:mod:`collapse_lib.protocol`): :class:`Config`, :data:`PRO
 """
 from __future__ import annotations
 
-import tempfile
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import protocol
-from ..data.text import TEXT_DATASETS, BlockSource, load_text, make_blocks, subsample_blocks, tokenize_documents
-from ..engine import History, run_generations
-from ..families.lm import LMFamily, LMParams
+from ..data.text import TEXT_DATASETS, load_text, make_blocks, split_blocks, subsample_blocks, tokenize_documents
+from ..families.lm import DECODINGS, STARTS
 from ..lm.models import OPT_125M, TinyGPTConfig
 from ..lm.pretrain import PretrainSettings
-from ..policies import make_policy
 from ..validation import check_choice, check_fraction, check_int, check_positive
-from .lm_claims import (PAPER, PAPER_CLAIMS, RUN_CLAIMS, claims, paper_mix_bound,  # noqa: F401 (the protocol's names)
+from .lm_loop import (DATA_QUANTILES, REGIME_LABELS, REGIMES, STORE_FORMAT, TAIL_QUANTILE, Loop, RegimeResult, family,  # noqa: F401 (re-exported)
+                      paired_log_change, regime_label, run_loop)
+from .lm_claims import (PAPER, PAPER_CLAIMS, RUN_CLAIMS, VARIANT_CLAIMS, claims, paper_mix_bound,  # noqa: F401
                         paper_relative_rise, summary)
 
 #: The base model of the offline profiles; every other ``model`` is a pretrained causal LM.
 TINY = "tiny-gpt2"
 #: Short names of pretrained models.
 MODEL_ALIASES = {"opt-125m": OPT_125M}
-REGIMES = ("replace", "mix")
-REGIME_LABELS = {"replace": "no original data", "mix": "10 % original data kept"}
 #: CPU threads for the tiny base when the run sets none (one is fastest at its sizes);
 #: a pretrained model uses torch's default.
 TINY_THREADS = 1
-#: The quantile of each generation's data perplexities that stands for their high tail.
-TAIL_QUANTILE = 0.99
-#: Quantiles of each generation's data perplexities that the chapter reports.
-DATA_QUANTILES = (0.1, 0.5, TAIL_QUANTILE)
 
 
-def regime_label(regime: str, real_fraction: float = 0.1) -> str:
-    """How the chapter names a regime: "no original data" or "10 % original data kept"."""
-    check_choice("regime", regime, REGIMES)
-    return REGIME_LABELS["replace"] if regime == "replace" else f"{real_fraction:.0%} original data kept".replace(
-        "%", " %")
-
-#: Bumped whenever the training code changes, so that old checkpoints are not reused.
-STORE_FORMAT = 2
 #: Every regime's generations and models are kept in its run store; a rerun resumes.
 RESUMABLE = True
 
@@ -91,6 +77,18 @@ class Config:
     weight_decay: float = 0.0  # AdamW
     num_beams: int = 5  # beam width of the continuations (the paper: 5)
     repetition_penalty: float = 3.0  # the authors' code: 3.0 (the paper's ablation: 2.0)
+    # what every fit after generation 0 starts from; the first is the chapter's, any other is
+    # run as a comparison (without original data). "generation0": generation 0's model, the
+    # paper's ("the best-performing model on the original task"); "base": the pre-trained model
+    start: tuple[str, ...] = ("generation0",)
+    # how continuations are made; the first is the chapter's, any other is run as a comparison
+    # (without original data). "beam": num_beams-way beam search with the repetition penalty
+    # (the paper's); "sample": sampling at temperature 1 from the model as it is
+    decoding: tuple[str, ...] = ("beam",)
+    # real blocks held out from fine-tuning on which every fit keeps its best epoch (the
+    # authors' checkpointing): wikitext-2's validation split, or pydoc training blocks not
+    # among the fine-tuning ones; None: the whole validation split; 0: keep the last epoch
+    validation_blocks: int | None = 256
     generate_batch_size: int = 256  # blocks continued at once (x num_beams sequences)
     eval_batch_size: int = 256  # blocks scored at once
     # the tiny GPT-2 of the offline profiles, and its pre-training (collapse_lib.lm.pretrain)
@@ -99,6 +97,18 @@ class Config:
     pretrain: PretrainSettings = PretrainSettings()  # its pre-training (text, blocks, epochs, learning rate)
 
     def __post_init__(self):
+        for name, allowed in (("start", STARTS), ("decoding", DECODINGS)):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value := (value,))
+            if not value:
+                raise ValueError(f"{name}=() is not allowed: name at least one of {', '.join(map(repr, allowed))}")
+            for v in value:
+                check_choice(name, v, allowed)
+            if len(set(value)) < len(value):
+                raise ValueError(f"{name}={value!r} is not allowed: each choice may be named once")
+        if self.validation_blocks is not None:
+            check_int("validation_blocks", self.validation_blocks, minimum=0)
         check_choice("dataset", self.dataset, TEXT_DATASETS)
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError(f"model={self.model!r} is not allowed: it must be {TINY!r}, a Hugging Face model name "
@@ -141,7 +151,8 @@ PROFILES = {
     "quick": Config(dataset="pydoc", model=TINY, block_size=32, train_blocks=112, test_blocks=128,
                     generations=3, chains=2, epochs_replace=3, epochs_mix=6, batch_size=32, lr=1.5e-3,
                     min_lr=1e-5, repetition_penalty=2.0, generate_batch_size=112, eval_batch_size=128,
-                    vocab_size=1024, pretrain=PretrainSettings(max_chars=500_000, epochs=3, blocks=2048)),
+                    vocab_size=1024, pretrain=PretrainSettings(max_chars=500_000, epochs=3, blocks=2048),
+                    start=("generation0", "base"), decoding=("beam", "sample"), validation_blocks=128),
     # a laptop without GPU, under ten minutes: the same loop with all the docstrings as
     # pre-training text, a larger fine-tuning set, more generations, the paper's epochs.
     # 768 fine-tuning blocks: with 512, generation 0 was 28 % below zero-shot (117 -> 85),
@@ -150,7 +161,8 @@ PROFILES = {
     "cpu": Config(dataset="pydoc", model=TINY, block_size=32, train_blocks=768, test_blocks=None,
                   generations=5, chains=2, epochs_replace=5, epochs_mix=10, batch_size=32, lr=1e-3, min_lr=1e-5,
                   repetition_penalty=2.0, generate_batch_size=256, eval_batch_size=256,
-                  vocab_size=2048, pretrain=PretrainSettings(epochs=4)),
+                  vocab_size=2048, pretrain=PretrainSettings(epochs=4), start=("generation0", "base"),
+                  decoding=("beam", "sample")),
     # OPT-125m on a subsample of wikitext-2, sized for a free Colab T4
     "gpu": Config(train_blocks=2048, test_blocks=1024, generations=4, chains=2, epochs_replace=2, epochs_mix=4,
                   lr=1e-4, batch_size=32, generate_batch_size=256),
@@ -177,6 +189,7 @@ class LMSetup:
     test_blocks: np.ndarray  # (N_test, block_size) real test blocks
     zero_shot_ppl: float  # test perplexity of the base model before fine-tuning
     pretrain: dict = field(default_factory=dict)  # how the tiny base was pre-trained (quick profile)
+    validation_blocks: np.ndarray | None = None  # (N_val, block_size) real blocks that choose checkpoints, or None
 
     def decode(self, tokens) -> str:
         return self.tokenizer.decode(np.asarray(tokens).tolist())
@@ -244,8 +257,9 @@ def prepare(cfg: Config, run: protocol.Run | None = None) -> LMSetup:
                 f"{info['block_size']} tokens ({info['epochs']} epochs) from {info['text']}")
     else:
         name = f"{MODEL_ALIASES.get(cfg.model, cfg.model)} ({count_parameters(base):,} parameters)"
-    train = subsample_blocks(train, cfg.train_blocks, seed=cfg.seed)
+    train, rest = split_blocks(train, cfg.train_blocks, seed=cfg.seed)
     test = subsample_blocks(test, cfg.test_blocks, seed=cfg.seed + 1)
+    val = validation_blocks(cfg, corpus, tok, rest)
     dev = run.torch_device()
     base_dev = base.to(dev)
     with cpu_threads(threads(cfg, run) if dev.type == "cpu" else None):
@@ -253,129 +267,69 @@ def prepare(cfg: Config, run: protocol.Run | None = None) -> LMSetup:
     base = base_dev.to("cpu")
     data = (f"{corpus.name}: {len(train):,} of {n_train_all:,} training blocks and {len(test):,} of {n_test_all:,} "
             f"test blocks of {cfg.block_size} tokens")
-    return LMSetup(data, name, tok, base, train, test, zero, info)
+    if val is not None:
+        data += f", {len(val):,} validation blocks"
+    return LMSetup(data, name, tok, base, train, test, zero, info, val)
+
+
+def validation_blocks(cfg: Config, corpus, tok, rest: np.ndarray) -> np.ndarray | None:
+    """The real blocks on which every fit keeps its best epoch: ``cfg.validation_blocks`` of
+    the corpus's validation split (wikitext-2), or of the training blocks left out of
+    fine-tuning (``rest``, pydoc); None when ``cfg.validation_blocks`` is 0."""
+    if cfg.validation_blocks == 0:
+        return None
+    if corpus.validation:
+        pool = make_blocks(tokenize_documents(tok, corpus.validation, tok.eos_token_id), cfg.block_size)
+    elif len(rest):
+        pool = rest
+    else:
+        raise ValueError(f"validation_blocks={cfg.validation_blocks!r} is not allowed with train_blocks="
+                         f"{cfg.train_blocks!r}: {corpus.name} has no validation split and every training block is "
+                         "fine-tuned on; set train_blocks below the number of training blocks, or validation_blocks=0")
+    return subsample_blocks(pool, cfg.validation_blocks, seed=cfg.seed + 2)
 
 
 # ------------------------------------------------------------------ the generations
 @dataclass
-class RegimeResult:
-    """One regime's run, and what the chapter derives from it (computed once)."""
-
-    regime: str
-    epochs: int
-    test_ppl: np.ndarray  # (G+1, C) perplexity of generation t's model on the real test blocks
-    data_ppl: np.ndarray  # (G+1, C, N) perplexity of each of generation t's training blocks under generation 0
-    loss: np.ndarray  # (G+1, C) last-epoch training loss (nats per token)
-    train_tokens_per_s: np.ndarray  # (G+1, C)
-    mfu: np.ndarray  # (G+1, C) model FLOPs utilisation (NaN on the CPU)
-    examples: np.ndarray  # (G+1, block_size) a synthetic training block of chain 0 (generation 0: a real one)
-    generate_tokens_per_s: float  # mean over the generations computed by this process (NaN if none)
-    resumed_from: int | None = None
-    label: str = ""  # how figures and tables name the regime
-    ranks: int = 1  # processes that ran it (more than one: its chains shared out, under torchrun)
-
-    @property
-    def generations(self) -> np.ndarray:
-        return np.arange(self.test_ppl.shape[0])
-
-    @cached_property
-    def test_ppl_mean(self) -> np.ndarray:
-        """(G+1,) the test perplexity of every generation, mean over chains."""
-        return self.test_ppl.mean(1)
-
-    @cached_property
-    def worse_by(self) -> float:
-        """Perplexity points lost, last generation against generation 0 (mean over chains of the differences)."""
-        return float((self.test_ppl[-1] - self.test_ppl[0]).mean())
-
-    @cached_property
-    def rise(self) -> float:
-        """The rise of the mean test perplexity, last generation against generation 0."""
-        return self.test_ppl[-1].mean() - self.test_ppl[0].mean()
-
-    @cached_property
-    def relative_rise(self) -> np.ndarray:
-        """(C,) last generation's test perplexity over generation 0's, minus 1, per chain: a change
-        that, unlike perplexity points, can be set beside a run with another tokenizer."""
-        return self.test_ppl[-1] / self.test_ppl[0] - 1.0
-
-    @cached_property
-    def data_ppl_median(self) -> np.ndarray:
-        """(G+1,) the median perplexity of every generation's data under generation 0 (chains pooled)."""
-        return np.median(self.data_ppl, axis=(1, 2))
-
-    @cached_property
-    def data_ppl_quantiles(self) -> np.ndarray:
-        """(len(DATA_QUANTILES), G+1) quantiles of every generation's data perplexities (chains pooled)."""
-        return np.quantile(self.data_ppl.reshape(self.data_ppl.shape[0], -1), DATA_QUANTILES, axis=1)
-
-
-@dataclass
 class Result:
-    """The chapter's run: its data, base model and every regime's run."""
+    """The chapter's run: its data, base model, every regime's run and the comparisons."""
 
     data: str  # the text used
     model: str  # the base model
     zero_shot_ppl: float  # test perplexity of the base model before fine-tuning
     regimes: dict[str, RegimeResult] = field(default_factory=dict)
     pretrain: dict = field(default_factory=dict)  # how the tiny base was pre-trained (offline profiles)
+    # the loops that change one of the paper's choices, by Loop.part ("replace-start=base")
+    variants: dict[str, RegimeResult] = field(default_factory=dict)
+
+    @cached_property
+    def versus_main(self) -> dict[str, tuple[float, float, np.ndarray]]:
+        """By variant: :func:`~collapse_lib.experiments.lm_loop.paired_log_change` of its last
+        generation's test perplexity against the main run without original data."""
+        main = self.regimes.get("replace")
+        return {k: paired_log_change(v, main) for k, v in self.variants.items() if main is not None}
 
 
-def family(cfg: Config, setup: LMSetup, regime: str, checkpoint_dir, run: protocol.Run | None = None) -> LMFamily:
-    run = run or protocol.Run()
-    return LMFamily(setup.base, setup.train_blocks, checkpoint_dir, epochs=cfg.epochs(regime),
-                    batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size, lr=cfg.lr, min_lr=cfg.min_lr,
-                    weight_decay=cfg.weight_decay, num_beams=cfg.num_beams, repetition_penalty=cfg.repetition_penalty,
-                    generate_batch_size=cfg.generate_batch_size, eval_batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                    cpu_threads=threads(cfg, run), device=run.device)
+def main_loops(cfg: Config) -> list[Loop]:
+    """The chapter's regimes, with the paper's choices (the first of ``start`` and ``decoding``)."""
+    return [Loop(r, start=cfg.start[0], decoding=cfg.decoding[0]) for r in cfg.regimes]
+
+
+def variant_loops(cfg: Config) -> list[Loop]:
+    """The comparisons: the regime without original data with each other ``start`` and
+    each other ``decoding``, the rest as in the main loops (none when that regime is not run)."""
+    if "replace" not in cfg.regimes:
+        return []
+    base = dict(start=cfg.start[0], decoding=cfg.decoding[0], main=False)
+    return ([Loop("replace", **{**base, "start": s}) for s in cfg.start[1:]]
+            + [Loop("replace", **{**base, "decoding": d}) for d in cfg.decoding[1:]])
 
 
 def run_regime(cfg: Config, setup: LMSetup, regime: str, run: protocol.Run | None = None, *,
                callback=None) -> RegimeResult:
-    """The engine's run of one regime, every generation stored (a rerun resumes)."""
-    from ..distributed import shared
-
+    """The engine's run of one of the chapter's regimes, every generation stored (a rerun resumes)."""
     check_choice("regime", regime, REGIMES)
-    run = run or protocol.Run()
-    store = protocol.store(cfg, regime, run, version=STORE_FORMAT)
-    with ExitStack() as stack:
-        # the models live in the run store, or, without one, in a folder of this call
-        models = store.root / "models" if store else Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        # under torchrun, the ranks of a regime share out its chains (fit, sample, scores)
-        fam = shared(family(cfg, setup, regime, models, run))
-        first: dict[str, LMParams] = {}
-
-        def gen0() -> LMParams:
-            if "p" not in first:
-                first["p"] = LMParams.from_arrays(store.load(0), "params/")
-            return first["p"]
-
-        def record(params: LMParams, train, t: int) -> dict:
-            if t == 0:
-                first["p"] = params
-            return {
-                "test_ppl": fam.perplexities(params, setup.test_blocks),
-                "data_ppl": fam.sequence_perplexities(gen0(), train.tokens),
-                "loss": params.loss, "tokens_per_s": params.tokens_per_s, "mfu": params.mfu,
-                "example": train.tokens[0, -1],
-            }
-
-        def after(t: int, params: LMParams) -> None:
-            keep = list(gen0().key) + list(params.key)
-            fam.forget(keep)
-            if not run.keep_models:
-                fam.prune_checkpoints(keep)
-            if callback is not None:
-                callback(t, params)
-
-        h: History = run_generations(fam, BlockSource(setup.train_blocks), make_policy(regime, cfg.real_fraction),
-                                     generations=cfg.generations, samples=len(setup.train_blocks), chains=cfg.chains,
-                                     seed=cfg.seed, record=record, store=store, callback=after, progress=run.progress,
-                                     desc=f"LM generations, {regime_label(regime, cfg.real_fraction)}")
-    gen_tps = [v for what, v, _ in fam.throughput_ if what == "generate"]
-    return RegimeResult(regime, cfg.epochs(regime), h["test_ppl"], h["data_ppl"], h["loss"], h["tokens_per_s"],
-                        h["mfu"], h["example"], float(np.mean(gen_tps)) if gen_tps else float("nan"),
-                        h.resumed_from, regime_label(regime, cfg.real_fraction), fam.ranks)
+    return run_loop(cfg, setup, Loop(regime, start=cfg.start[0], decoding=cfg.decoding[0]), run, callback=callback)
 
 
 def run(cfg: Config, run: protocol.Run | None = None, *, setup: LMSetup | None = None) -> Result:
@@ -388,8 +342,10 @@ def run(cfg: Config, run: protocol.Run | None = None, *, setup: LMSetup | None =
         with main_first():  # under torchrun, rank 0 builds what is cached, the others read it
             setup = prepare(cfg, how)
     res = Result(setup.data, setup.model, setup.zero_shot_ppl, pretrain=setup.pretrain)
-    # the regimes are independent runs: under torchrun, each rank runs its share (with
-    # more ranks than regimes, a regime's ranks share out its chains)
-    runs = map_units(lambda regime: run_regime(cfg, setup, regime, how), cfg.regimes, chains=cfg.chains)
-    res.regimes.update(zip(cfg.regimes, runs))
+    # the loops are independent runs: under torchrun, each rank runs its share (with
+    # more ranks than loops, a loop's ranks share out its chains)
+    loops = main_loops(cfg) + variant_loops(cfg)
+    runs = map_units(lambda loop: run_loop(cfg, setup, loop, how), loops, chains=cfg.chains)
+    for loop, r in zip(loops, runs):
+        (res.regimes if loop.main else res.variants)[loop.part] = r
     return res

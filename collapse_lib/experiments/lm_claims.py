@@ -47,25 +47,33 @@ def summary(res: Result) -> dict:
     """The chapter's numbers, as JSON-ready values (what the CLI writes)."""
     out = {"data": res.data, "model": res.model, "zero_shot_ppl": res.zero_shot_ppl, "paper": {
         k: list(v) if isinstance(v, tuple) else v for k, v in PAPER.items()}, "regimes": {}}
-    for name, r in res.regimes.items():
-        mfu = r.mfu[np.isfinite(r.mfu)]
-        out["regimes"][name] = {
-            "label": r.label,
-            "epochs": r.epochs,
-            "test_ppl_mean": r.test_ppl_mean.tolist(),
-            "test_ppl_by_chain": r.test_ppl.tolist(),
-            "worse_by": r.worse_by,  # perplexity points lost, last generation vs generation 0
-            "relative_rise_by_chain": r.relative_rise.tolist(),  # last / generation 0 - 1
-            "data_ppl_median": r.data_ppl_median.tolist(),
-            "train_tokens_per_s": float(np.mean(r.train_tokens_per_s)),
-            # generation speed is measured on the generations this process computed: None
-            # when the run store had them all
-            "generate_tokens_per_s": r.generate_tokens_per_s if np.isfinite(r.generate_tokens_per_s) else None,
-            "mfu": float(mfu.mean()) if mfu.size else None,
-            "ranks": r.ranks,
-        }
+    out["regimes"] = {name: _run_summary(r) for name, r in res.regimes.items()}
+    out["variants"] = {name: _run_summary(r) for name, r in res.variants.items()}
+    out["versus_main"] = {name: {"mean_log_change": m, "se": se, "by_chain": d.tolist()}
+                          for name, (m, se, d) in res.versus_main.items()}
     out["claims"] = [c.as_dict() for c in claims(res).values()]
     return out
+
+
+def _run_summary(r) -> dict:
+    mfu = r.mfu[np.isfinite(r.mfu)]
+    return {
+        "label": r.label,
+        "epochs": r.epochs,
+        "epochs_kept_by_chain": None if r.epoch is None else r.epoch.tolist(),  # the best on validation
+        "test_ppl_mean": r.test_ppl_mean.tolist(),
+        "test_ppl_by_chain": r.test_ppl.tolist(),
+        "worse_by": r.worse_by,  # perplexity points lost, last generation vs generation 0
+        "relative_rise_by_chain": r.relative_rise.tolist(),  # last / generation 0 - 1
+        "data_ppl_median": r.data_ppl_median.tolist(),
+        "data_ppl_quantiles": r.data_ppl_quantiles.tolist(),
+        "train_tokens_per_s": float(np.mean(r.train_tokens_per_s)),
+        # generation speed is measured on the generations this process computed: None
+        # when the run store had them all
+        "generate_tokens_per_s": r.generate_tokens_per_s if np.isfinite(r.generate_tokens_per_s) else None,
+        "mfu": float(mfu.mean()) if mfu.size else None,
+        "ranks": r.ranks,
+    }
 
 
 def _pct(a: float, b: float) -> str:
@@ -74,6 +82,8 @@ def _pct(a: float, b: float) -> str:
 
 #: The claims about this run, which hold in every profile (strict builds stop on a failure).
 RUN_CLAIMS = ("fine_tuning_helps", "no_real_rises", "mix_rises_less", "first_synthetic_costs", "data_pile_up_low")
+#: The comparisons of the paper's choices with others (start, decoding): shown holding or not.
+VARIANT_CLAIMS = ("start_paper_lower", "sample_rises_less", "beam_keeps_mode", "sample_spreads")
 #: The paper's findings set against this run: shown holding or not, never an error.
 PAPER_CLAIMS = ("paper_replace_size", "paper_below_base", "paper_mix_minor", "paper_high_tail",
                 "tail_grows_from_first_synthetic")
@@ -177,4 +187,64 @@ def claims(res: Result) -> dict[str, Claim]:
             "Measured from the first synthetic generation instead (the paper's histogram may call it generation "
             "0): the 99th percentile of the last generation's data is above generation 1's",
             p99[-1] > p99[1], f"generation 1 {p99[1]:.1f}, generation {len(p99) - 1} {p99[-1]:.1f}")
+    out.update(variant_claims(res))
     return out
+
+
+def _change(change) -> str:
+    mean, se, d = change
+    return (f"last generation {100 * np.expm1(mean):+.0f} % (log change {mean:+.3f} +- {se:.3f} s.e. over "
+            f"{d.size} chains; by chain " + ", ".join(f"{100 * np.expm1(x):+.0f} %" for x in d) + ")")
+
+
+def variant_claims(res: Result) -> dict[str, Claim]:
+    """The comparisons of chapter 4 (:data:`VARIANT_CLAIMS`): what later generations start
+    from, and beam search against sampling at temperature 1, each the loop without original
+    data with one choice changed, set against the main loop on the same chains. Shown with
+    :class:`collapse_lib.claims.ClaimReport`: two chains give a rough standard error."""
+    from ..claims import claim
+    from .lm_loop import DECODING_LABELS, START_LABELS, beyond_noise
+
+    out = {}
+    rep = res.regimes.get("replace")
+    if rep is None or rep.loop is None or rep.test_ppl.shape[0] <= 1:
+        return out
+    G = rep.test_ppl.shape[0] - 1
+    for name, v in res.variants.items():
+        change = res.versus_main[name]
+        if v.loop.start != rep.loop.start and "start_paper_lower" not in out:
+            paper_first = rep.loop.start == "generation0"
+            out["start_paper_lower"] = claim(
+                f"Without original data, the paper's start (later generations fine-tune generation 0's model) gives a "
+                f"lower test perplexity at generation {G} than starting every generation from the base model: lower in "
+                "every chain, by more than two standard errors of the paired difference",
+                beyond_noise(change, +1 if paper_first else -1),
+                f"{START_LABELS[v.loop.start]}: {_rng(v.test_ppl[-1])} against {_rng(rep.test_ppl[-1])}; "
+                + _change(change))
+        if v.loop.decoding != rep.loop.decoding and "sample_rises_less" not in out:
+            sample_is_variant = v.loop.decoding == "sample"
+            samp, beam = (v, rep) if sample_is_variant else (rep, v)
+            out["sample_rises_less"] = claim(
+                f"Without original data, {DECODING_LABELS['sample']} instead of {DECODING_LABELS['beam']} makes the "
+                f"test perplexity rise less: lower at generation {G} in every chain, by more than two standard errors "
+                "of the paired difference",
+                beyond_noise(change, -1 if sample_is_variant else +1),
+                f"sampled {_rng(samp.test_ppl[-1])}, beam {_rng(beam.test_ppl[-1])}; generation 0 "
+                f"{_rng(rep.test_ppl[0])}; " + _change(change))
+            mb, ms = beam.data_ppl_median, samp.data_ppl_median
+            out["beam_keeps_mode"] = claim(
+                "Beam search keeps the mode: at every later generation the median block of beam-search data is more "
+                "predictable under generation 0 than the median real block, and the median sampled block is less "
+                "predictable than the median real block",
+                bool(np.all(mb[1:] < mb[0]) and np.all(ms[1:] > mb[0])),
+                "median perplexity by generation: real " + f"{mb[0]:.1f}; beam " + ", ".join(f"{m:.1f}" for m in mb[1:])
+                + "; sampled " + ", ".join(f"{m:.1f}" for m in ms[1:]))
+            if ms.size < 3:  # a trend needs two later generations
+                continue
+            out["sample_spreads"] = claim(
+                "Sampling is not free of drift: the median sampled block grows less predictable under generation 0 "
+                "from each generation to the next",
+                bool(np.all(np.diff(ms[1:]) > 0)), "median perplexity of sampled data by generation "
+                + ", ".join(f"{m:.1f}" for m in ms[1:]))
+    return out
+

@@ -11,6 +11,9 @@
 - Curation by preference (Ferbach, Bertrand, Bose and Gidel, arXiv 2407.09499): a Gaussian
   refitted each round on samples each chosen among K candidates with Bradley-Terry
   probabilities proportional to exp(r(x)), with and without a share of real data.
+- Selection in chapter 4's language-model loop (:mod:`.verification_lm`): of the beams of
+  every block, the best, the one the generator finds likeliest, the one generation 0's model
+  finds likeliest (a verifier fine-tuned on real text), or one at random.
 
 :func:`claims` (in :mod:`.verification_claims`) computes every statement the chapter makes.
 """
@@ -22,10 +25,16 @@ import numpy as np
 from scipy.special import ndtr
 
 from .. import protocol
+
+#: The language-model loop keeps every generation in the run store; a rerun resumes.
+RESUMABLE = True
 from ..progress import progress
 from ..theory import verification as th
 from ..validation import check_choice, check_fraction, check_int, check_nonnegative, check_positive
+from .lm import PROFILES as LM_PROFILES
+from .lm import Config as LMConfig
 from .verification_claims import claims, summary  # noqa: F401  (the protocol's names)
+from .verification_lm import NEURAL_SELECTIONS, NeuralResult, run_neural
 from .verification_loops import CurationResult, LoopResult, curation, generations
 from .verification_loops import stream as _rng
 
@@ -66,6 +75,10 @@ class Config:
     curation_rounds: int = 10  # rounds of curation after the fit to real data N(0, 1)
     curation_chains: int = 200
     curation_real_shares: tuple[float, ...] = (0.0, 0.25)  # share of fresh real data in each training set
+    # selection in chapter 4's language-model loop, run once per selection (() skips it):
+    # which beam of every block is kept, "top", "self", "verifier" or "random"
+    neural_selections: tuple[str, ...] = NEURAL_SELECTIONS
+    neural: LMConfig = LM_PROFILES["quick"]  # chapter 4's configuration of the loop
 
     def __post_init__(self):
         for name in ("step_dim", "step_chains", "step_phase_chains", "loop_dim", "loop_generations", "loop_chains",
@@ -110,6 +123,12 @@ class Config:
         for r in self.curation_rewards:
             check_choice("curation_rewards", r, th.REWARDS)
         check_int("curation_samples", self.curation_samples, minimum=2)
+        if isinstance(self.neural_selections, str):
+            object.__setattr__(self, "neural_selections", (self.neural_selections,))
+        for s in self.neural_selections:
+            check_choice("neural_selections", s, NEURAL_SELECTIONS)
+        if len(set(self.neural_selections)) < len(self.neural_selections):
+            raise ValueError(f"neural_selections={self.neural_selections!r} is not allowed: each may be named once")
         for lam in self.curation_real_shares:
             if round(lam * self.curation_samples) > self.curation_samples - 1:
                 raise ValueError(f"curation_real_shares={lam!r} is not allowed: it leaves no curated sample; "
@@ -120,16 +139,17 @@ PROFILES = {
     # seconds on two cores: fewer chains and sizes up to 1,000
     "quick": Config(step_sizes=(10, 30, 100, 300, 1000), step_chains=400, step_phase_size=200,
                     step_phase_chains=100, loop_chains=1000, loop_generations=20, curation_chains=100,
-                    curation_samples=200, curation_rounds=8),
-    # a laptop: every claim at thousands of chains, curation with K up to 64
+                    curation_samples=200, curation_rounds=8, neural=LM_PROFILES["quick"]),
+    # a laptop: every claim at thousands of chains, curation with K up to 64, and chapter 4's
+    # cpu loop with selection (the tiny GPT-2)
     "cpu": Config(step_chains=2000, step_phase_chains=300, loop_chains=4000, curation_candidates=(2, 4, 16, 64),
-                  curation_chains=300, curation_samples=400, curation_rounds=12),
-    # the same NumPy experiments: a GPU changes nothing here
+                  curation_chains=300, curation_samples=400, curation_rounds=12, neural=LM_PROFILES["cpu"]),
+    # the same NumPy experiments (a GPU changes nothing there) and chapter 4's gpu loop, OPT-125m
     "gpu": Config(step_chains=2000, step_phase_chains=300, loop_chains=4000, curation_candidates=(2, 4, 16, 64),
-                  curation_chains=300, curation_samples=400, curation_rounds=12),
+                  curation_chains=300, curation_samples=400, curation_rounds=12, neural=LM_PROFILES["gpu"]),
     "paper": Config(step_sizes=(10, 30, 100, 300, 1000, 3000, 10_000), step_chains=5000, step_phase_chains=1000,
                     loop_chains=10_000, loop_generations=50, curation_candidates=(2, 4, 16, 64, 256),
-                    curation_chains=1000, curation_samples=1000, curation_rounds=20),
+                    curation_chains=1000, curation_samples=1000, curation_rounds=20, neural=LM_PROFILES["gpu"]),
 }
 
 
@@ -247,8 +267,11 @@ class Result:
     phase: PhaseResult
     loop: LoopResult
     curation: CurationResult
+    neural: NeuralResult | None = None  # the language-model loop with selection (None: not run)
 
 
 def run(cfg: Config, run: protocol.Run | None = None) -> Result:
-    """Every experiment of the chapter (NumPy only: ``run`` changes nothing here)."""
-    return Result(cfg, one_step(cfg), phase_diagram(cfg), generations(cfg), curation(cfg))
+    """Every experiment of the chapter; ``run`` (device, threads, run store) matters only to
+    the language-model loop, whose runs are stored and resumed like chapter 4's."""
+    neural = run_neural(cfg.neural, cfg.neural_selections, run) if cfg.neural_selections else None
+    return Result(cfg, one_step(cfg), phase_diagram(cfg), generations(cfg), curation(cfg), neural)

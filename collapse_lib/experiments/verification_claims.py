@@ -57,6 +57,10 @@ def summary(res: Result) -> dict:
         out["curation"][f"{kind}, real share {lam:g}, K={K}"] = {
             "mean_reward": r.mean(axis=1).tolist(), "mean_variance": cur.var[(kind, lam, K)].mean(axis=1).tolist(),
             "mean_kl_to_real": kl.mean(axis=1).tolist()}
+    if res.neural is not None:
+        from .verification_lm import neural_summary
+
+        out["neural"] = neural_summary(res.neural)
     out["claims"] = [c.as_dict() for c in claims(res).values()]
     return out
 
@@ -238,4 +242,7 @@ def _curation_claims(res: Result) -> dict[str, Claim]:
 
 def claims(res: Result) -> dict[str, Claim]:
     """Every statement the chapter makes about its run, by key."""
-    return {**_step_claims(res), **_phase_claims(res), **_loop_claims(res), **_curation_claims(res)}
+    from .verification_lm import neural_claims
+
+    neural = neural_claims(res.neural) if res.neural is not None else {}
+    return {**_step_claims(res), **_phase_claims(res), **_loop_claims(res), **_curation_claims(res), **neural}

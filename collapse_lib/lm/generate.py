@@ -41,7 +41,8 @@ def check_generation_settings(*, num_beams, max_new_tokens, repetition_penalty, 
 
 def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens: int = 64,
                            repetition_penalty: float = 3.0, batch_size: int = 64, amp: bool = True,
-                           progress: bool | None = False, desc: str = "generating", return_stats: bool = False):
+                           progress: bool | None = False, desc: str = "generating", return_stats: bool = False,
+                           candidates: int | None = None):
     """The ``max_new_tokens`` tokens that ``model`` appends to each block (n, L) by beam
     search with ``num_beams`` beams (1: greedy), as an array (n, max_new_tokens).
 
@@ -52,7 +53,10 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
     ``log p -> theta log p`` (``p -> p**theta``); with one beam, to the raw logits (a positive
     logit divided by theta, a negative one multiplied; :mod:`collapse_lib.decoding`). 1
     switches it off. ``batch_size`` blocks are continued at once (times ``num_beams`` sequences).
-    With ``return_stats`` the result is ``(tokens, GenerationStats)``.
+    With ``return_stats`` the result is ``(tokens, GenerationStats)``. With ``candidates``
+    (at most ``num_beams``), the best ``candidates`` finished beams of every block are
+    returned, best first, as an array (n, candidates, max_new_tokens); the first is the
+    continuation that ``candidates=None`` returns.
     """
     import torch
 
@@ -66,6 +70,10 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
     if blocks.ndim != 2 or blocks.shape[1] < 1:
         raise ValueError(f"blocks of shape {blocks.shape} are not allowed: they must be (n, block_size >= 1)")
     n, L = blocks.shape
+    k = 1 if candidates is None else check_int("candidates", candidates, minimum=1)
+    if k > num_beams:
+        raise ValueError(f"candidates={candidates!r} is not allowed: beam search returns at most num_beams="
+                         f"{num_beams} continuations")
     if L + max_new_tokens > max_positions(model):
         raise ValueError(f"block_size={L!r} is not allowed with max_new_tokens={max_new_tokens!r}: the model takes "
                          f"at most {max_positions(model)} tokens, prompt and continuation together")
@@ -74,7 +82,7 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
     use_amp = dev.type == "cuda" and dtype != torch.float32
     eos = model.config.eos_token_id
     pad = model.config.pad_token_id if model.config.pad_token_id is not None else eos
-    out = np.empty((n, max_new_tokens), dtype=np.int32)
+    out = np.empty((n, k, max_new_tokens), dtype=np.int32)
     was_training = model.training
     model.eval()
     if dev.type == "cuda":
@@ -87,13 +95,15 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
             seqs = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=num_beams,
                                   max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
                                   repetition_penalty=float(repetition_penalty), length_penalty=1.0,
-                                  early_stopping=True, use_cache=True, eos_token_id=eos, pad_token_id=pad)
+                                  early_stopping=True, use_cache=True, eos_token_id=eos, pad_token_id=pad,
+                                  num_return_sequences=k)
         new = seqs[:, L:]
         if new.shape[1] != max_new_tokens:  # cannot happen with min_new_tokens, but never pass a ragged set on
             raise RuntimeError(f"generation returned {new.shape[1]} new tokens instead of {max_new_tokens}")
-        out[i:i + len(ids)] = new.cpu().numpy()
+        out[i:i + len(ids)] = new.cpu().numpy().reshape(len(ids), k, max_new_tokens)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     stats = GenerationStats(n, n * max_new_tokens, time.perf_counter() - start)
     model.train(was_training)
+    out = out[:, 0] if candidates is None else out
     return (out, stats) if return_stats else out

@@ -99,6 +99,8 @@ class FineTuneStats:
     device: str = "cpu"
     dtype: str = "float32"  # the autocast precision
     mfu: float | None = None  # model FLOPs utilisation (None on the CPU)
+    val_losses: list[float] = field(default_factory=list)  # mean token NLL on the validation blocks after each epoch
+    best_epoch: int | None = None  # the epoch (1-based) whose weights were kept; None: no validation, the last
 
     @property
     def tokens_per_s(self) -> float:
@@ -160,7 +162,7 @@ def sum_gradients(model, group) -> None:
 def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_batch_size: int | None = None,
               lr: float = 2e-5, min_lr: float = 1e-6, weight_decay: float = 0.0, seed: int = 0,
               amp: bool = True, precision: str | None = None, progress: bool | None = False,
-              desc: str = "fine-tuning", group=None) -> FineTuneStats:
+              desc: str = "fine-tuning", group=None, validation=None) -> FineTuneStats:
     """Train ``model`` in place on ``blocks`` (n, block_size) of token ids, every block a
     training sequence (next-token loss on all its positions), for ``epochs`` passes in a
     random order drawn from ``seed``; the model is left in eval mode.
@@ -180,6 +182,10 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
         ranks in turn (a batch is cut into at least one micro-batch per rank), the
         gradients are summed over the group before the step, and every rank ends with
         the same model, that of one process up to the order of the sums.
+    validation: real blocks (m, block_size) scored after every epoch; the model ends with
+        the weights of the epoch with the lowest mean token loss on them (the first on a
+        tie), as the authors' ``ModelCheckpoint(monitor="val_loss")`` keeps the best
+        checkpoint. None: the weights of the last epoch.
 
     Dropout and shuffling draw from generators seeded by ``seed`` (torch's global state is
     restored afterwards), so the same call on the same device gives the same model.
@@ -208,6 +214,11 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     if blocks.shape[1] > max_positions(model):
         raise ValueError(f"block_size={blocks.shape[1]!r} is not allowed: the model takes at most "
                          f"{max_positions(model)} tokens")
+    if validation is not None:
+        validation = np.asarray(validation)
+        if validation.ndim != 2 or len(validation) == 0 or validation.shape[1] < 2:
+            raise ValueError(f"validation blocks of shape {validation.shape} are not allowed: they must be "
+                             "(m >= 1, block_size >= 2)")
 
     dev = next(model.parameters()).device
     plan = training_plan(dev.type, amp=amp, precision=precision,
@@ -225,6 +236,7 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     shuffle = torch.Generator().manual_seed(int(seed))
     stats = FineTuneStats(n_params=count_parameters(model), device=str(dev), dtype=plan.dtype)
 
+    best = None  # the weights of the best epoch so far (on the CPU), with validation
     model.train()
     _sync(dev)
     start = time.perf_counter()
@@ -258,6 +270,9 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
             if group is not None:
                 group.sum_(total)
             stats.losses.append(float(total) / n)
+            if validation is not None:
+                best = _keep_if_best(model, validation, stats, best)
+                model.train()
     _sync(dev)
     stats.seconds = time.perf_counter() - start
     stats.tokens = epochs * n * L
@@ -265,5 +280,20 @@ def fine_tune(model, blocks, *, epochs: int = 5, batch_size: int = 128, micro_ba
     if peak is not None and group is not None:
         peak *= group.size  # the group's devices trained the tokens together
     stats.mfu = model_flops_utilisation(stats.n_params, stats.tokens, stats.seconds, peak)
+    if best is not None:
+        model.load_state_dict(best)
     model.eval()
     return stats
+
+
+def _keep_if_best(model, validation, stats: FineTuneStats, best):
+    """Score ``model`` on ``validation`` after an epoch; returns the weights to keep (a CPU
+    copy of the model's when this epoch is the best so far)."""
+    from .perplexity import token_nll
+
+    loss = float(token_nll(model, validation, batch_size=256).astype(np.float64).mean())
+    stats.val_losses.append(loss)
+    if stats.best_epoch is None or loss < stats.val_losses[stats.best_epoch - 1]:
+        stats.best_epoch = len(stats.val_losses)
+        return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return best

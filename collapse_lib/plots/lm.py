@@ -73,4 +73,41 @@ def data_perplexity_by_regime(res: Result) -> dict:
 
 
 #: Every figure of the chapter, by the name the command line writes it under.
-FIGURES = {"test_perplexity": test_perplexity, "data_perplexity": data_perplexity_by_regime}
+def compare_loops(runs: dict, zero_shot: float, title: str):
+    """Loops set side by side (``runs``: label -> run of
+    :class:`~collapse_lib.experiments.lm_loop.RegimeResult`): the test perplexity on real text
+    of every generation (mean over chains, band: the range over chains), and the median
+    perplexity of every generation's training data under generation 0's model (chains pooled;
+    generation 0: the real data). Shared by chapter 4's comparisons and chapter 7's selections."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10.4, 3.8))
+    for label, r in runs.items():
+        line = spread(a, r.generations, r.test_ppl, label=f"{label} ({r.test_ppl.shape[1]} chains)", marker="o",
+                      quantiles=(0.0, 1.0))
+        b.plot(r.generations, r.data_ppl_median, marker="o", color=line.get_color(), label=label)
+    a.axhline(zero_shot, color="0.5", linestyle=":", label="base model, zero-shot")
+    a.set(xlabel="generation (0: fine-tuned on real data)", ylabel="test perplexity on real text", title=title)
+    b.set(xlabel="generation (0: the real data)", ylabel="median perplexity under generation 0", yscale="log",
+          title="each generation's training data")
+    for ax in (a, b):
+        ax.set_xticks(next(iter(runs.values())).generations)
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def variants(res: Result):
+    """Chapter 4's comparisons: the loop without original data with the paper's choices, and
+    with each other start and decoding (None when the profile runs none)."""
+    from ..experiments.lm_loop import DECODING_LABELS, START_LABELS
+
+    main = res.regimes.get("replace")
+    if not res.variants or main is None:
+        return None
+    runs = {f"{START_LABELS[main.loop.start]}, {DECODING_LABELS[main.loop.decoding]} (the paper's)": main}
+    for v in res.variants.values():
+        runs[START_LABELS[v.loop.start] if v.loop.start != main.loop.start else DECODING_LABELS[v.loop.decoding]] = v
+    return compare_loops(runs, res.zero_shot_ppl, "no original data: the paper's choices and others")
+
+
+FIGURES = {"test_perplexity": test_perplexity, "data_perplexity": data_perplexity_by_regime, "variants": variants}

@@ -116,4 +116,16 @@ def curation(res: Result):
 
 
 #: Every figure of the chapter by name.
-FIGURES = {"accuracy": accuracy, "phase": phase, "generations": generations, "curation": curation}
+def neural(res: Result):
+    """Chapter 4's language-model loop without original data, keeping a different beam of every
+    block (None when the profile does not run it)."""
+    from .lm import compare_loops
+
+    if res.neural is None:
+        return None
+    runs = {res.neural.labels[s]: r for s, r in res.neural.runs.items()}
+    return compare_loops(runs, res.neural.zero_shot_ppl, "which beam every block keeps")
+
+
+FIGURES = {"accuracy": accuracy, "phase": phase, "generations": generations, "curation": curation,
+           "neural": neural}

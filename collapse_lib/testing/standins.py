@@ -174,14 +174,18 @@ TOY = {
                                         vocab=300, batch=16)),
     "verification": dict(step_sizes=[10, 100], step_chains=20, step_phase_rates=[0.2, 0.8], step_phase_ratios=[0.3, 1.0],
                          step_phase_size=30, step_phase_chains=10, loop_generations=3, loop_chains=20,
-                         curation_candidates=[2, 4], curation_samples=20, curation_rounds=2, curation_chains=5),
+                         curation_candidates=[2, 4], curation_samples=20, curation_rounds=2, curation_chains=5,
+                         # chapter 4's toy loop (the same settings: the best-beam run is chapter 4's)
+                         neural=dict(model="{model}", block_size=16, train_blocks=24, test_blocks=24, generations=2,
+                                     chains=2, epochs_replace=1, epochs_mix=2, batch_size=8, lr=1e-3, num_beams=2,
+                                     generate_batch_size=24, eval_batch_size=24)),
 }
 
 
 def toy_overrides(model_dir: str | Path) -> dict[str, dict]:
     """:data:`TOY` with the stand-in model's folder filled in."""
     out = json.loads(json.dumps(TOY))
-    out["lm"]["model"] = str(model_dir)
+    out["lm"]["model"] = out["verification"]["neural"]["model"] = str(model_dir)
     return out
 
 
