@@ -35,6 +35,7 @@ from .lm import PROFILES as LM_PROFILES
 from .lm import Config as LMConfig
 from .verification_claims import claims, summary  # noqa: F401  (the protocol's names)
 from .verification_lm import NEURAL_SELECTIONS, NeuralResult, run_neural
+from .verification_mixture import MixtureCuration, mixture_curation
 from .verification_loops import CurationResult, LoopResult, curation, generations
 from .verification_loops import stream as _rng
 
@@ -75,6 +76,11 @@ class Config:
     curation_rounds: int = 10  # rounds of curation after the fit to real data N(0, 1)
     curation_chains: int = 200
     curation_real_shares: tuple[float, ...] = (0.0, 0.25)  # share of fresh real data in each training set
+    # the picture in two dimensions: chapter 2's two-component mixture, reward curation_beta x_1
+    curation_picture_samples: int = 1000  # n: training points of every round
+    curation_picture_candidates: int = 16  # K: samples shown for each choice
+    curation_picture_rounds: int = 8  # rounds after the fit to real data
+    curation_picture_chains: int = 20  # independent chains (the picture shows chain 0)
     # selection in chapter 4's language-model loop, run once per selection (() skips it):
     # which beam of every block is kept, "top", "self", "verifier" or "random"
     neural_selections: tuple[str, ...] = NEURAL_SELECTIONS
@@ -123,6 +129,9 @@ class Config:
         for r in self.curation_rewards:
             check_choice("curation_rewards", r, th.REWARDS)
         check_int("curation_samples", self.curation_samples, minimum=2)
+        for name in ("curation_picture_candidates", "curation_picture_rounds", "curation_picture_chains"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("curation_picture_samples", self.curation_picture_samples, minimum=6)
         if isinstance(self.neural_selections, str):
             object.__setattr__(self, "neural_selections", (self.neural_selections,))
         for s in self.neural_selections:
@@ -139,7 +148,8 @@ PROFILES = {
     # seconds on two cores: fewer chains and sizes up to 1,000
     "quick": Config(step_sizes=(10, 30, 100, 300, 1000), step_chains=400, step_phase_size=200,
                     step_phase_chains=100, loop_chains=1000, loop_generations=20, curation_chains=100,
-                    curation_samples=200, curation_rounds=8, neural=LM_PROFILES["quick"]),
+                    curation_samples=200, curation_rounds=8, curation_picture_samples=400, curation_picture_chains=8,
+                    curation_picture_rounds=6, neural=LM_PROFILES["quick"]),
     # a laptop: every claim at thousands of chains, curation with K up to 64, and chapter 4's
     # cpu loop with selection (the tiny GPT-2)
     "cpu": Config(step_chains=2000, step_phase_chains=300, loop_chains=4000, curation_candidates=(2, 4, 16, 64),
@@ -267,6 +277,7 @@ class Result:
     phase: PhaseResult
     loop: LoopResult
     curation: CurationResult
+    picture: MixtureCuration | None = None  # curation of a two-dimensional mixture
     neural: NeuralResult | None = None  # the language-model loop with selection (None: not run)
 
 
@@ -274,4 +285,5 @@ def run(cfg: Config, run: protocol.Run | None = None) -> Result:
     """Every experiment of the chapter; ``run`` (device, threads, run store) matters only to
     the language-model loop, whose runs are stored and resumed like chapter 4's."""
     neural = run_neural(cfg.neural, cfg.neural_selections, run) if cfg.neural_selections else None
-    return Result(cfg, one_step(cfg), phase_diagram(cfg), generations(cfg), curation(cfg), neural)
+    return Result(cfg, one_step(cfg), phase_diagram(cfg), generations(cfg), curation(cfg), mixture_curation(cfg),
+                  neural)

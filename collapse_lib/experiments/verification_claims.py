@@ -57,6 +57,9 @@ def summary(res: Result) -> dict:
         out["curation"][f"{kind}, real share {lam:g}, K={K}"] = {
             "mean_reward": r.mean(axis=1).tolist(), "mean_variance": cur.var[(kind, lam, K)].mean(axis=1).tolist(),
             "mean_kl_to_real": kl.mean(axis=1).tolist()}
+    if res.picture is not None:
+        out["picture"] = {"real_left_mass": res.picture.real_left, "tilt_left_mass": res.picture.tilt_left.tolist(),
+                          "left_mass_mean": {f"{lam:g}": v.mean(axis=1).tolist() for lam, v in res.picture.left.items()}}
     if res.neural is not None:
         from .verification_lm import neural_summary
 
@@ -245,4 +248,39 @@ def claims(res: Result) -> dict[str, Claim]:
     from .verification_lm import neural_claims
 
     neural = neural_claims(res.neural) if res.neural is not None else {}
-    return {**_step_claims(res), **_phase_claims(res), **_loop_claims(res), **_curation_claims(res), **neural}
+    return {**_step_claims(res), **_phase_claims(res), **_loop_claims(res), **_curation_claims(res),
+            **_picture_claims(res), **neural}
+
+
+LOST = 0.01  # the left mass below which the picture's left cluster counts as gone
+
+
+def _picture_claims(res: Result) -> dict[str, Claim]:
+    """The two-dimensional picture: curation without real data removes the left cluster; a
+    share of real data keeps at least the real points' own share of it."""
+    pic, cfg = res.picture, res.cfg
+    out = {}
+    if pic is None:
+        return out
+    if 0.0 in pic.left:
+        last = pic.left[0.0][-1]
+        out["picture_mode_lost"] = claim(
+            f"Without real data, curation removes a whole cluster: the fitted mixture's mass left of the origin "
+            f"falls from the real {pic.real_left:.2f} to below {LOST:.0%} by round {pic.rounds[-1]}, in every chain",
+            bool(np.all(last < LOST)),
+            f"{last.size} chains, largest {last.max():.2g}; the tilt p0 e^(t r) gives {pic.tilt_left[-1]:.2g}; "
+            f"round-by-round mean " + ", ".join(f"{v:.3g}" for v in pic.left[0.0].mean(axis=1)))
+    for lam, left in pic.left.items():
+        if lam == 0:
+            continue
+        floor = lam * pic.real_left
+        n_real = round(lam * cfg.curation_picture_samples)
+        se = lam * np.sqrt(pic.real_left * (1 - pic.real_left) / n_real)  # the real points' left share
+        out[f"picture_real_keeps_{round(100 * lam)}"] = claim(
+            f"With {lam:.0%} real data each round the cluster stays: at every round the mass left of the origin is "
+            f"at least the real points' own share, {lam:g} x {pic.real_left:.2f} = {floor:.3f}, less {Z:g} standard "
+            "errors of that share, in every chain",
+            bool(np.all(left >= floor - Z * se)),
+            f"smallest over rounds and chains {left.min():.3f}, bound {floor - Z * se:.3f} (s.e. {se:.4f} from "
+            f"{n_real} real points); mean at the last round {left[-1].mean():.3f}")
+    return out

@@ -23,7 +23,7 @@ from ..theory import verification as th
 if TYPE_CHECKING:
     from .verification import Config
 
-_PARTS = {"step": 1, "phase": 2, "loop": 3, "curation": 4}
+_PARTS = {"step": 1, "phase": 2, "loop": 3, "curation": 4, "picture": 5}
 
 #: The three verifiers of the loop: none, one centred on theta*, one centred elsewhere.
 VERIFIERS = ("none", "unbiased", "biased")

@@ -115,7 +115,41 @@ def curation(res: Result):
     return fig
 
 
-#: Every figure of the chapter by name.
+#: The smallest mass the picture's log axis shows.
+FLOOR = 1e-6
+
+
+def picture(res: Result):
+    """Curation of chapter 2's two-cluster mixture, one row per real share: chain 0's training
+    points at the snapshot rounds, and the fitted mass left of the origin over rounds (mean over
+    chains with their range; the tilt p0 e^(t r) in black dashes)."""
+    pic = res.picture
+    if pic is None:
+        return None
+    shares = list(pic.left)
+    cols = len(pic.snapshots)
+    fig, axes = plt.subplots(len(shares), cols + 1, figsize=(2.9 * (cols + 1), 2.8 * len(shares)), squeeze=False)
+    for row, lam in zip(axes, shares):
+        for ax, t in zip(row, pic.snapshots):
+            x = pic.points[lam][t]
+            ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="C0" if t == 0 else "C1")
+            ax.axvline(0, color="0.6", linewidth=0.8)
+            ax.set(xlim=(-7, 9), ylim=(-4, 4), title=f"round {t}" + (" (real)" if t == 0 else "")
+                   + ("" if lam == 0 else f", {lam:.0%} real"))
+            ax.set_xlabel("$x_1$", fontsize=8)
+        # a log axis from FLOOR: smaller masses are drawn at FLOOR
+        spread(row[-1], pic.rounds, np.maximum(pic.left[lam], FLOOR), label="curated refits", quantiles=(0.0, 1.0),
+               marker="o")
+        theory(row[-1], pic.rounds, np.maximum(pic.tilt_left, FLOOR), label="tilt $p_0 e^{t r}$")
+        if lam:
+            row[-1].axhline(lam * pic.real_left, color="0.6", linestyle=":", label="real points' own share")
+        row[-1].set(xlabel="round", ylabel=f"mass with $x_1 < 0$ (at least {FLOOR:g})", yscale="log",
+                    ylim=(FLOOR / 2, 1), title="the left cluster")
+        row[-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def neural(res: Result):
     """Chapter 4's language-model loop without original data, keeping a different beam of every
     block (None when the profile does not run it)."""
@@ -127,5 +161,6 @@ def neural(res: Result):
     return compare_loops(runs, res.neural.zero_shot_ppl, "which beam every block keeps")
 
 
+#: Every figure of the chapter by name.
 FIGURES = {"accuracy": accuracy, "phase": phase, "generations": generations, "curation": curation,
-           "neural": neural}
+           "picture": picture, "neural": neural}
