@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from collapse_lib import protocol
-from collapse_lib.experiments import larger, larger_claims, larger_nets
+from collapse_lib.experiments import larger, larger_claims, larger_nets, larger_sweep
 from collapse_lib.families.mlp_width import WidthSweepMLP
 from collapse_lib.families.random_features import (Problems, RandomFeatureRidge, draw_problems, min_norm_limit,
                                                     power_law_spectrum)
@@ -392,11 +392,11 @@ def test_run_projections_shapes_and_chunking():
     s = larger.summary(out)["random_projections"]
     assert s["label_sets"][1]["floor_p2c2"] == pytest.approx(0.25)
     four = larger.run_projections(_small_config(ratios=(0.25, 0.5, 2.0, 4.0)), NO_STORE)
-    amplify, soften = four.cost_ratios
-    exc = four.excess.mean(0)
-    assert amplify[1] == pytest.approx(exc[1, 1] / exc[1, 0]) and soften[1] == pytest.approx(exc[1, 3] / exc[1, 2])
-    with pytest.raises(ValueError, match="ratios="):
-        larger.run_projections(_small_config(ratios=(0.5, 0.7)), NO_STORE).cost_ratios
+    np.testing.assert_array_equal(four.below, [0, 1])
+    np.testing.assert_array_equal(four.above, [2, 3])
+    lim, lim_se = four.limit_cost
+    np.testing.assert_allclose(lim, (four.limit - four.limit[:, :1]).mean(0))
+    assert lim[0] == 0 and np.all(lim_se[1:] > 0)
     assert np.all(res.theory_widths <= cfg.n - 2)
 
 
@@ -449,8 +449,8 @@ def test_profiles_and_cli_registration():
     from collapse_lib.plots.larger import FIGURES
 
     assert EXPERIMENTS["larger"] == "collapse_lib.experiments.larger" and larger.RESUMABLE
-    assert list(FIGURES) == ["double_descent", "synthetic_excess", "pareto", "network_widths", "sample_scaling",
-                             "language_model_scaling", "language_model_sizes"]
+    assert list(FIGURES) == ["double_descent", "synthetic_excess", "pareto", "floor_in_n", "network_widths",
+                             "sample_scaling", "language_model_scaling", "language_model_sizes"]
     q = protocol.load("larger", "quick")
     assert q.dataset == "mnist5k" and q.d >= q.n
     assert protocol.load("larger", "gpu").n == larger.PAPER["pareto_n"]
@@ -491,17 +491,24 @@ def test_cpu_code_path_at_toy_size_gives_every_claim(monkeypatch):
     assert nets.pixels == 784 and nets.test_images == 1000 and nets.train_images == 200
     np.testing.assert_array_equal(nets.parameters, 795 * nets.widths + 10)
     assert nets.parameters[0] < 10 * nets.train_images < nets.parameters[-1]
-    res = larger.Result(cfg, proj, nets)
+    floor = larger.run_floor(cfg, larger.theory_forms(cfg, larger.floor_widths(cfg)), NO_STORE)
+    res = larger.Result(cfg, proj, nets, floor=floor)
     out = larger.claims(res)
-    assert len(out) == 9 and all(c.evidence for c in out.values())
-    assert list(out) == ["formula_agrees", "amplified_below", "softened_above", "not_removed",
-                         "largest_near_threshold", "floor_above_classical", "widest_fit_every_label",
-                         "narrowest_do_not", "teacher_share_raises_error"]
+    assert all(c.evidence for c in out.values())
+    projection_keys = ["formula_agrees", "cost_split_agrees", "amplified_below", "smallest_width_split",
+                       "softened_above", "largest_near_threshold", "cost_at_n_positive", "finite_n_above_floor",
+                       "wide_pays_more", "wide_real_close_to_best"]
+    assert list(out) == projection_keys + ["regime_small_psi", "floor_sim_agrees", "floor_is_bias",
+                                           "narrow_floor_lower", "widest_fit_every_label", "narrowest_do_not",
+                                           "narrowest_noisy", "teacher_share_raises_error", "width_cost_flat"]
     s = larger.summary(res)
-    assert len(s["random_projections"]["claims"]) == 6 and "language_models" not in s
-    assert s["random_projections"]["claims"] == [c.as_dict() for c in list(out.values())[:6]]
-    assert s["networks"]["threshold_width"] == pytest.approx((2000 - 10) / 795)
+    assert "language_models" not in s and "floor" in s
+    assert s["random_projections"]["claims"] == [out[k].as_dict() for k in projection_keys]
+    assert s["networks"]["fit_width"] in (None, *nets.widths.tolist())
     assert s["paper"]["claims"] == list(larger.PAPER["claims"])
+    table = dict((a, b) for a, b, _ in larger.comparison_rows(res))
+    assert table["random projections: training points n"].startswith("500")  # read in Fig. 1's caption
+    assert "not checked here" in table["input dimension d"] and "not checked here" in table["networks: data"]
 
 
 def test_nested_residual_forms_equal_one_form_per_width():
@@ -518,11 +525,23 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
                                         check_variance_factor)
 
     assert check_variance_factor(50 / 49, m=50, n=100)
+    assert check_variance_factor(1.02, m=50, n=100, first_above_one=50)  # three significant figures, as asked
     with pytest.raises(AnswerError, match="variance factor"):
         check_variance_factor(50 / 50, m=50, n=100)
+    with pytest.raises(AnswerError, match="variance factor"):
+        check_variance_factor(1.01, m=50, n=100)  # off in the third figure
+    with pytest.raises(AnswerError, match="first_width"):
+        check_variance_factor(50 / 49, m=50, n=100, first_above_one=49)  # 49/50 < 1
+    with pytest.raises(AnswerError, match="no answer yet"):
+        check_variance_factor(..., m=50, n=100)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        check_variance_factor(50 / 49, m=50, n=100, first_above_one=...)
+    assert check_variance_factor(3 / 4, m=3, n=8, first_above_one=4)  # 4/3 > 1 > 3/4
     assert check_synthetic_floor(0.01 * 1.0, p=0.1, c2=1.0)
     with pytest.raises(AnswerError, match="floor"):
         check_synthetic_floor(0.1, p=0.1, c2=1.0)
+    with pytest.raises(AnswerError, match="no answer yet"):
+        check_synthetic_floor(..., p=0.1, c2=1.0)
     P = draw_problems(seeds=1, n=12, d=30, m_max=20, seed=0)
     X, y, S = P.X[0], P.labels(0.5, 1.0)[0], P.S[0]
     for m in (5, 20):
@@ -535,6 +554,15 @@ def test_exercise_checks_accept_right_and_reject_wrong_answers():
         check_random_feature_fit(np.zeros(5), X, y, S, 5)
 
 
+def _sample_result(sizes, fractions, errors, test_images=1000):
+    """A SampleResult whose networks misclassify the first round(error x T) of T test images
+    (so a larger error's mistakes include a smaller one's: the paired gaps are exact)."""
+    k = np.round(errors * test_images).astype(int)
+    wrong = (np.arange(test_images) < k[..., None]).astype(np.uint8)
+    return larger.SampleResult("toy", sizes, fractions, np.array([64]), wrong.mean(-1), np.ones_like(errors), 0.2, 0.2,
+                               784, test_images, test_wrong=wrong)
+
+
 def test_first_bend_check_accepts_the_share_that_leaves_first():
     from collapse_lib.exercises import AnswerError, check_first_bend
 
@@ -544,14 +572,12 @@ def test_first_bend_check_accepts_the_share_that_leaves_first():
     base = np.array([0.30, 0.20, 0.15, 0.10])
     shift = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0.1], [0, 0.2, 0.2, 0.2]])
     errors = np.broadcast_to((base + shift)[None, :, None, :], (3, 4, 1, 4)).copy()
-    res = larger.SampleResult("toy", sizes, np.array([0.0, 0.01, 0.1, 0.5]), np.array([64]), errors,
-                              np.ones_like(errors), 0.2, 0.2, 784, 1000)
+    res = _sample_result(sizes, np.array([0.0, 0.01, 0.1, 0.5]), errors)
     assert check_first_bend(0.5, res)
     for wrong in (0.1, 0.01, None):
         with pytest.raises(AnswerError, match="first_bend"):
             check_first_bend(wrong, res)
-    flat = larger.SampleResult("toy", sizes, res.fractions, res.widths, np.broadcast_to(
-        base[None, None, None, :], (3, 4, 1, 4)).copy(), np.ones_like(errors), 0.2, 0.2, 784, 1000)
+    flat = _sample_result(sizes, res.fractions, np.broadcast_to(base[None, None, None, :], (3, 4, 1, 4)).copy())
     assert check_first_bend(None, flat)
     with pytest.raises(AnswerError, match="None"):
         check_first_bend(0.5, flat)
@@ -693,14 +719,114 @@ def test_sample_sweep_resumes_from_the_store(tmp_path):
     assert dep.shape == (4, 2) and np.all(np.isinf(dep[0]))  # real only never leaves itself
 
 
-def test_cost_ratios_are_nan_when_the_starting_cost_is_noise():
+# ------------------------------------------------------------------ bias and variance, the floor in n
+@pytest.mark.parametrize("m, n, p", [(5, 40, 0.25), (30, 100, 0.1), (10, 13, 0.5)])
+def test_cost_split_adds_up_to_the_mixed_minus_the_real_formula(m, n, p):
+    rng = np.random.default_rng(m)
+    res_w, res_u, cross = rng.random(4), rng.random(4) * 0.5, rng.normal(0, 0.1, 4)
+    c2 = 0.7
+    res_shift = res_w + c2 * res_u + 2 * np.sqrt(c2) * cross
+    split = theory.cost_split(m, n, p, c2, res_w, c2 * res_u, res_shift)
+    exact = (theory.under_error_mixed(m, n, 0.1, p, c2, res_w, c2 * res_u, res_shift)
+             - theory.under_error_real(m, n, 0.1, res_w))
+    np.testing.assert_allclose(split["bias"] + split["variance"] + split["unseen"], exact, rtol=1e-12, atol=1e-15)
+    q = round(p * n) / n
+    np.testing.assert_allclose(split["bias"], q**2 * (c2 - c2 * res_u), rtol=1e-12)
+    # the variance parts vanish as n grows at fixed m, the bias does not depend on n
+    far = theory.cost_split(m, np.array([10**6, 10**8]), p, c2, res_w[:1], c2 * res_u[:1], res_shift[:1])
+    assert np.all(far["variance"][1] < 1e-5) and np.all(np.abs(far["unseen"][1]) < 1e-5)
+
+
+def test_wide_error_is_least_squares_in_x_for_any_covariance():
+    """Chapter 5's formula for the infinitely wide model, checked on a simulation of least squares in x with a
+    power-law covariance (3,000 problems; 4 standard errors)."""
+    d, n, p, c2, noise = 4, 14, 0.3, 0.5, 0.2
+    P = draw_problems(seeds=3000, n=n, d=d, m_max=1, spectrum=1.5, noise=noise, seed=3)
+    Y = np.stack([P.labels(0.0, 0.0), P.labels(p, c2)], 1)
+    Xt = P.X.transpose(0, 2, 1)
+    beta = np.linalg.solve(Xt @ P.X, Xt @ Y.transpose(0, 2, 1)).transpose(0, 2, 1)
+    err = P.test_error(beta)  # (seeds, 2)
+    real, cost = theory.wide_error(n, d, noise, p, c2)
+    m, se = within_se(err[:, 0])
+    assert abs(m - real) < K_SE * se
+    m, se = within_se(err[:, 1] - err[:, 0])
+    assert abs(m - cost) < K_SE * se
+    with pytest.raises(ValueError, match="^n="):
+        theory.wide_error(d + 1, d, noise, p, c2)
+
+
+def test_the_sample_sweep_falls_to_its_floor_and_agrees_with_its_simulation():
+    cfg = _small_config(n=20, d=40, fractions=(0.1, 0.5), qualities=(0.01, 1.0), theory_seeds=20, floor_seeds=40)
+    fl = larger.run_floor(cfg, larger.theory_forms(cfg, larger.floor_widths(cfg)), NO_STORE)
+    np.testing.assert_array_equal(fl.widths, [2, 10, 18])
+    assert fl.sim_errors.shape == (40, 1, len(cfg.label_sets), 4)
+    ex = fl.exact
+    assert np.all(np.isnan(ex["cost"][:, 3, fl.sizes < cfg.d + 2]))  # no formula for the wide model with n < d + 2
+    assert np.all(ex["cost"][0][np.isfinite(ex["cost"][0])] == 0)  # real labels only: no cost
+    np.testing.assert_allclose(ex["cost"][1:, :, -1], fl.floor[1:], rtol=0.01)
+    np.testing.assert_allclose(fl.floor[:, -1], [p**2 * c2 for p, c2 in cfg.label_sets])
+    assert np.all(fl.unseen_share[:-1] > 0) and fl.unseen_share[-1] == 0
+    c = larger_sweep.claims_floor(fl)
+    assert c["floor_sim_agrees"].holds and c["floor_is_bias"].holds, c
+    s = larger_sweep.summary_floor(fl)
+    assert s["widths"][-1] == "infinite" and len(s["cost_exact"]) == len(cfg.label_sets)
+
+
+def test_theory_split_rows_match_the_formula():
+    cfg = _small_config(ratios=(0.25, 0.5, 2.0), theory_seeds=4)
+    proj = larger.run_projections(cfg, NO_STORE)
+    rows = proj.split_rows
+    assert [r["ratio"] for r in rows] == [0.25, 0.5]
+    ks, draws, mean = proj.theory_cost_at_widths
+    for r, k in zip(rows, ks):
+        assert r["exact"] == pytest.approx(mean[1, list(ks).index(k)]) and r["bias"] > 0
+
+
+def test_paired_gap_counts_the_test_images_and_the_seeds():
     rng = np.random.default_rng(0)
-    real = rng.random((50, 1, 4)) + 1.0
-    noise_cost = real + rng.normal(0, 0.01, real.shape)  # no systematic cost
-    clear_cost = real + np.array([0.1, 0.5, 2.0, 0.3])  # cost 0.1 -> 0.5, then 2.0 -> 0.3
-    res = larger.ProjectionResult(10, np.array([2, 5, 20, 50]), [(0, 0), (0.5, 0.01), (0.5, 1.0)],
-                                  np.concatenate([real, noise_cost, clear_cost], 1), np.zeros((50, 3)),
-                                  np.array([2]), np.zeros((3, 1)))
-    amplify, soften = res.cost_ratios
-    assert np.isnan(amplify[1])
-    assert amplify[2] == pytest.approx(5.0) and soften[2] == pytest.approx(0.15)
+    wrong = (rng.random((4, 2, 500)) < np.array([0.2, 0.3])[None, :, None]).astype(np.uint8)
+    m, se = larger_nets.paired_gap(wrong, 1)
+    diff = wrong[:, 1].astype(float) - wrong[:, 0]
+    assert m == pytest.approx(diff.mean())
+    per_image = diff.mean(0).std(ddof=1) / np.sqrt(500)
+    per_seed = diff.mean(1).std(ddof=1) / 2
+    assert se == pytest.approx(np.hypot(per_image, per_seed))
+    one, one_se = larger_nets.paired_mean(diff[:1])
+    assert one_se == pytest.approx(diff[0].std(ddof=1) / np.sqrt(500))
+
+
+def test_networks_locate_the_fitting_width_from_training_accuracy():
+    acc = np.array([[[0.5, 0.995, 1.0], [0.4, 0.97, 1.0]]])  # (seeds, P, K)
+    wrong = np.zeros((1, 2, 3, 10), np.uint8)
+    wrong[:, 1, :, :3] = 1
+    res = larger.NetworkResult("toy", np.array([2, 8, 32]), np.array([0.0, 0.5]), wrong.mean(-1), acc, 0.3, 0.3, 784,
+                               10, 100, wrong)
+    assert res.fit_width == 32
+    cost, se = res.cost
+    np.testing.assert_allclose(cost[1], 0.3)
+    assert res.cost_change(1, 0, 2) == (0.0, 0.0)
+    assert larger.NetworkResult("toy", res.widths, res.fractions, res.errors, acc * 0.5, 0.3, 0.3).fit_width is None
+
+
+@pytest.mark.parametrize("p2, blocks", [(0.1, 100), (0.37, 64), (1.0, 8), (0.0, 5)])
+def test_the_synthetic_token_share_is_the_block_share(p2, blocks):
+    from collapse_lib.experiments.larger_lm import synthetic_positions
+
+    share = synthetic_positions(p2, blocks).mean()
+    assert abs(share - p2) <= 1 / blocks
+
+
+def test_the_regime_claim_is_the_proportional_limit():
+    out = larger_claims._claims_regime()["regime_small_psi"]
+    assert out.holds and "0.091" in out.evidence
+    table = larger.regime_table(ps=(0.1,), psis=(0.5,))
+    assert table["ratio"]["0.1"] == [pytest.approx(9.0)]
+
+
+@pytest.mark.parametrize("kw, name", [(dict(floor_ratios=()), "floor_ratios"), (dict(floor_ratios=(0.0,)), "floor_ratios"),
+                                      (dict(floor_ratios=(2.0,), n=100, d=150), "floor_ratios"),
+                                      (dict(floor_sizes=(-1.0,)), "floor_sizes"), (dict(floor_seeds=0), "floor_seeds"),
+                                      (dict(floor_simulated=(0.5,)), "floor_simulated")])
+def test_bad_floor_settings(kw, name):
+    with pytest.raises(ValueError, match=rf"^{name}="):
+        larger.Config(**kw)

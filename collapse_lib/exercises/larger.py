@@ -9,20 +9,39 @@ from ..theory.random_features import floor, variance_factor
 from ._common import AnswerError, check_close, check_true, passed
 
 
-def check_variance_factor(answer, m: int, n: int) -> bool:
+#: The precision the chapter's numeric questions ask for: three significant figures (half a
+#: unit of the third digit, relative to the answer).
+THREE_FIGURES = 5e-3
+
+
+def check_variance_factor(answer, m: int, n: int, first_above_one=None) -> bool:
     """The factor m / (n - m - 1) by which least squares on m Gaussian features and n
-    points multiplies the label-noise variance in the test error."""
+    points multiplies the label-noise variance in the test error, to three significant
+    figures; with ``first_above_one``, also the smallest width at which the factor for
+    these n points exceeds 1 (m > (n - 1) / 2)."""
+    if answer is Ellipsis:
+        raise AnswerError("factor: no answer yet: replace the ... with the factor m/(n - m - 1) as a number")
     expected = variance_factor(m, n)
-    check_close(f"variance factor for m={m}, n={n}", answer, expected, rtol=1e-6,
+    check_close(f"variance factor for m={m}, n={n}", answer, expected, rtol=THREE_FIGURES,
                 hint="E tr((Z^T Z)^-1) Sigma_z) for Z with n Gaussian rows of dimension m is m/(n - m - 1)")
-    return passed(f"m/(n - m - 1) = {expected:.4g} for m={m}, n={n}")
+    if first_above_one is None:
+        return passed(f"m/(n - m - 1) = {expected:.4g} for m={m}, n={n}")
+    if first_above_one is Ellipsis:
+        raise AnswerError("first_width: no answer yet: replace the ... with the smallest width m whose factor is > 1")
+    first = (n - 1) // 2 + 1
+    check_true(float(first_above_one) == first,
+               f"first_width: {first_above_one!r}, but the smallest m with m/({n} - m - 1) > 1 is {first}. Hint: "
+               f"m/(n - m - 1) > 1 means m > (n - 1)/2")
+    return passed(f"m/(n - m - 1) = {expected:.4g} for m={m}, n={n}; it first exceeds 1 at m = {first}")
 
 
 def check_synthetic_floor(answer, p: float, c2: float) -> bool:
     """The floor p^2 c2 of the classical linear model trained on a fraction p of labels
-    from a model of quality c2."""
+    from a model of quality c2, to three significant figures."""
+    if answer is Ellipsis:
+        raise AnswerError("floor_answer: no answer yet: replace the ... with the floor as a number")
     expected = floor(p, c2)
-    check_close(f"floor for p={p}, c2={c2}", answer, expected, rtol=1e-6,
+    check_close(f"floor for p={p}, c2={c2}", answer, expected, rtol=THREE_FIGURES,
                 hint="with many samples the fit converges to w + p delta; its test error is |p delta|^2_Sigma")
     return passed(f"p^2 c2 = {expected:.4g}")
 

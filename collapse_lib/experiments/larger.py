@@ -8,17 +8,22 @@ Follows Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 202
   come from many seeds; the exact formulas (conditional on the projections) of
   :mod:`collapse_lib.theory.random_features` are drawn over the simulation below the
   threshold, and the minimum-norm limit m -> infinity is computed beside it.
-- **Networks of growing width** (their section 4.1): two-layer ReLU networks on real MNIST
+- **Networks of growing width**: two-layer ReLU networks on real MNIST
   digits (the 5,000 offline ones, ``mnist5k``, in ``quick`` and ``cpu``; MNIST in ``gpu``/``paper``) whose
   training labels are, for a fraction p of the images, the predictions of a weaker teacher network trained on
-  few real images.
-- **Language models of several sizes** (their section 4.2, ``gpu``/``paper`` only): small
-  GPT-2 models trained on real text and on a mix with synthetic text, test loss against
-  size (the chapter-4 machinery of :mod:`collapse_lib.lm`).
+  few real images, and the same networks scaling in the number of training images.
+- **Language models of several sizes**: small GPT-2 models trained from scratch on real
+  text mixed with text sampled from a generator, test loss against training tokens (the
+  chapter-4 machinery of :mod:`collapse_lib.lm`). The paper's MNIST and GPT-2 sections are
+  as secondary summaries report them; they are not checked against the paper here.
+- **The same model as n grows** (:mod:`collapse_lib.experiments.larger_sweep`): the cost of
+  the synthetic labels at fixed widths and for the infinitely wide model, exact formulas
+  over sample sizes n and a simulation at one of them: the floor that more data does not
+  remove, and the variance that it does.
 
 The experiment is a single round of training on a mix (the paper's setting), not a loop
 over generations, so it does not go through the generational engine. :func:`run` computes
-the three parts; the paper's numbers, :func:`summary` and :func:`claims` are in
+the parts; the paper's numbers, :func:`summary` and :func:`claims` are in
 :mod:`collapse_lib.experiments.larger_claims`.
 """
 from __future__ import annotations
@@ -34,12 +39,14 @@ from ..families.random_features import RandomFeatureRidge, blas_threads, check_w
 from ..progress import progress
 from ..protocol import Run
 from ..runtime import cpu_threads
-from ..theory import random_features as theory
 from ..validation import _fail, check_choice, check_fraction, check_int, check_nonnegative, check_positive
-from .larger_claims import PAPER, claims, summary  # noqa: F401  (the chapter protocol's names)
+from .larger_claims import claims  # noqa: F401  (the chapter protocol's names)
+from .larger_summary import PAPER, comparison_rows, comparison_table, regime_table, summary  # noqa: F401
 from .larger_lm import LanguageModelResult, LanguageModelsConfig, run_language_models  # noqa: F401
 from .larger_nets import (NetworkResult, SampleResult, SamplesConfig, run_networks, run_samples,  # noqa: F401
                           teacher_labels)
+from .larger_sweep import FloorResult, floor_widths, run_floor
+from .larger_theory import theory_curves, theory_forms, theory_from_forms  # noqa: F401  (theory_curves: exported)
 
 #: The format of the run stores' pieces; raising it keeps a rerun from reading older ones.
 STORE_FORMAT = 1
@@ -72,6 +79,11 @@ class Config:
     seeds: int = 200  # independent problems (data, model, projections)
     chunk: int = 20  # problems per batched fit (memory: chunk * m_max * d floats)
     theory_seeds: int = 50  # draws of S and w that the theory curves average over
+    # ---- the same model as the sample size grows (the floor), at fixed widths
+    floor_ratios: tuple[float, ...] = (0.1, 0.5, 0.9)  # fixed widths m = ratio x n, kept as the sample size grows
+    floor_sizes: tuple[float, ...] = (1, 2, 5, 10, 30, 100, 300, 1000, 3000, 10_000, 100_000)  # sizes, x n (exact)
+    floor_simulated: tuple[float, ...] = (5.0,)  # sizes, x n, where the sweep is also simulated (none: ())
+    floor_seeds: int = 10  # problems simulated at each of those sizes
     # ---- networks of growing width
     dataset: str = "mnist"  # "mnist" (downloads once), "mnist5k" (5,000 real MNIST digits, offline) or "digits"
     widths: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # hidden units
@@ -89,7 +101,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("n", "d", "seeds", "chunk", "theory_seeds", "net_seeds", "net_train", "teacher_train",
-                     "teacher_width", "steps"):
+                     "teacher_width", "steps", "floor_seeds"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("seed", self.seed, minimum=0)
         check_nonnegative("spectrum", self.spectrum)
@@ -114,6 +126,17 @@ class Config:
             _fail("qualities", self.qualities, "name at least one synthetic quality c2 >= 0")
         for c2 in self.qualities:
             check_nonnegative("qualities", c2)
+        for name in ("floor_ratios", "floor_sizes"):
+            values = getattr(self, name)
+            if not values or any(not float(v) > 0 for v in values):
+                _fail(name, values, "name at least one number > 0 (a multiple of n)")
+        if max(self.floor_ratios) * self.n > self.d:
+            _fail("floor_ratios", self.floor_ratios, f"the fixed widths ratio x n must be <= d={self.d}")
+        for v in self.floor_simulated:
+            if not float(v) * self.n >= max(self.floor_ratios) * self.n + 2:
+                _fail("floor_simulated", self.floor_simulated,
+                      f"every simulated size (x n) must leave n >= the largest fixed width + 2, that is be >= "
+                      f"{max(self.floor_ratios) + 2 / self.n:g}")
         check_widths(self.widths)
         if not self.net_fractions:
             _fail("net_fractions", self.net_fractions, "name at least one fraction p in [0, 1]")
@@ -144,10 +167,11 @@ PROFILES = {
                         first=1024, checkpoints=4, generator=(1, 32), generator_epochs=1, test_blocks=32,
                         block_size=32, vocab=512, lr=3e-3, warmup=5, batch=8)),
     # a laptop without GPU: random projections with the paper's n = 500 (its Fig. 1); networks from 2 to
-    # 128 units on 1,000 of the 4,000 real MNIST training digits (the teacher on 100 others)
+    # 128 units on 1,000 of the 4,000 real MNIST training digits (the teacher on 100 others), 4 seeds so that
+    # the seed-to-seed part of a cost's standard error has three degrees of freedom
     "cpu": Config(d=1000, ratios=(0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0),
                   seeds=50, chunk=10, theory_seeds=20, dataset="mnist5k", widths=(2, 4, 8, 16, 32, 64, 128),
-                  net_seeds=2, net_train=1000, teacher_train=100, steps=150,
+                  net_seeds=4, net_train=1000, teacher_train=100, steps=150,
                   samples=SamplesConfig(sizes=(60, 120, 250, 500, 1000, 2000, 3900), widths=(8, 256)),
                   language_models=LanguageModelsConfig(
                       text="stdlib", sizes=((1, 32), (2, 64), (3, 96)), seeds=2, tokens=196_608, first=2048,
@@ -175,6 +199,9 @@ class ProjectionResult:
     theory: np.ndarray  # (L, T) exact expected test error, averaged over draws of S and w
     loaded_chunks: int = 0  # chunks of seeds read from the run store instead of computed
     theory_stderr: np.ndarray | None = None  # (L, T) standard error of `theory` over its draws of S and w
+    theory_cost: np.ndarray | None = None  # (L, T, D) exact cost of the synthetic labels per draw of S, w, delta
+    theory_split: dict | None = None  # bias, variance, unseen: (L, T) the mean parts of that cost
+    d: int = 0  # input dimension (widths m >= d span every linear function of x)
 
     @property
     def ratios(self) -> np.ndarray:
@@ -213,48 +240,55 @@ class ProjectionResult:
         return int(np.argmin(np.abs(np.log(self.ratios))))
 
     @cached_property
-    def cost_ratios(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per label set, how the mean cost of the synthetic labels (error minus real-only
-        error) changes with width: (cost just below m = n) / (cost at the smallest width), > 1
-        when a larger model amplifies collapse below the threshold, and (cost at the largest
-        width) / (cost just above m = n), < 1 when a larger model softens it above. A ratio
-        is NaN where its denominator is not two standard errors above zero (a cost lost in
-        the seed-to-seed noise)."""
-        exc, se = self.excess_mean, self.excess_stderr
-        below, above = np.flatnonzero(self.ratios < 1), np.flatnonzero(self.ratios > 1)
-        if not below.size or not above.size:
-            raise ValueError(f"ratios={self.ratios.tolist()!r} is not allowed here: it needs widths below and "
-                             f"above m = n")
+    def below(self) -> np.ndarray:
+        """Indices of the widths below the threshold (m < n), smallest first."""
+        return np.flatnonzero(self.ratios < 1)
 
-        def ratio(top, bottom):
-            ok = exc[:, bottom] > 2 * se[:, bottom]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(ok, exc[:, top] / exc[:, bottom], np.nan)
+    @cached_property
+    def above(self) -> np.ndarray:
+        """Indices of the widths above the threshold (m > n), smallest first."""
+        return np.flatnonzero(self.ratios > 1)
 
-        return ratio(below[-1], below[0]), ratio(above[-1], above[0])
+    @cached_property
+    def limit_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """(L,) twice: the infinitely wide model's cost of the synthetic labels at this n
+        (error minus the same seed's real-only error), mean over seeds, and its standard error."""
+        c = self.limit - self.limit[:, :1]
+        se = c.std(0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else np.full(c.shape[1], np.inf)
+        return c.mean(0), se
 
+    @cached_property
+    def theory_cost_at_widths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The exact cost at the simulated widths below the threshold that the formula covers:
+        (indices k into :attr:`widths`, (L, len(k), D) cost per draw, (L, len(k)) its mean)."""
+        if self.theory_cost is None:
+            return np.array([], int), np.empty((len(self.label_sets), 0, 0)), np.empty((len(self.label_sets), 0))
+        ks = [k for k, m in enumerate(self.widths) if m in self.theory_widths]
+        js = [int(np.flatnonzero(self.theory_widths == self.widths[k])[0]) for k in ks]
+        draws = self.theory_cost[:, js]
+        return np.asarray(ks, int), draws, draws.mean(-1)
 
-def theory_curves(cfg: Config, label_sets, widths, *, stderr: bool = False, threads: int | None = THREADS):
-    """The formulas of :mod:`collapse_lib.theory.random_features` at each width m <= n-2,
-    averaged over ``cfg.theory_seeds`` draws of S, w and the shift direction (with
-    ``stderr``: also the standard error of that average, (mean, stderr))."""
-    P = draw_problems(seeds=cfg.theory_seeds, n=1, d=cfg.d, m_max=int(max(widths)), spectrum=cfg.spectrum,
-                      noise=cfg.noise, signal=cfg.signal, seed=cfg.seed + 10_000)
-    V = np.stack([P.w, P.u], 1)
-    out = np.empty((len(label_sets), len(widths)))
-    err = np.full_like(out, np.nan)
-    with blas_threads(threads):
-        forms = theory.residual_forms_nested(P.S, V, P.spectrum, widths)
-    for k, m in enumerate(widths):
-        R = forms[k]
-        for l, (p, c2) in enumerate(label_sets):
-            res_w, res_u, cross = R[:, 0, 0], R[:, 1, 1], R[:, 0, 1]
-            res_shift = res_w + c2 * res_u + 2 * np.sqrt(c2) * cross
-            draws = theory.under_error_mixed(int(m), cfg.n, cfg.noise, p, c2, res_w, c2 * res_u, res_shift)
-            out[l, k] = draws.mean()
-            if len(draws) > 1:
-                err[l, k] = draws.std(ddof=1) / np.sqrt(len(draws))
-    return (out, err) if stderr else out
+    @cached_property
+    def split_rows(self) -> list[dict]:
+        """For every synthetic label set and every simulated width below the threshold that
+        the formula covers: the simulated cost (mean and standard error over seeds) beside
+        the exact one and its parts ``bias``, ``variance`` and ``unseen`` (means over the
+        theory draws; :func:`collapse_lib.theory.random_features.cost_split`)."""
+        if self.theory_split is None:
+            return []
+        rows = []
+        for l, (p, c2) in enumerate(self.label_sets):
+            if p == 0:
+                continue
+            for k, m in enumerate(self.widths):
+                hit = np.flatnonzero(self.theory_widths == m)
+                if not hit.size or m >= self.n:
+                    continue
+                j = int(hit[0])
+                parts = {key: float(self.theory_split[key][l, j]) for key in ("bias", "variance", "unseen")}
+                rows.append({"p": p, "c2": c2, "ratio": float(self.ratios[k]), "cost": float(self.excess_mean[l, k]),
+                             "cost_se": float(self.excess_stderr[l, k]), "exact": sum(parts.values()), **parts})
+        return rows
 
 
 def run_projections(cfg: Config, run: Run | None = None) -> ProjectionResult:
@@ -285,31 +319,36 @@ def run_projections(cfg: Config, run: Run | None = None) -> ProjectionResult:
         loaded += was_loaded
     t_widths = np.unique(np.concatenate([np.linspace(1, cfg.n - 2, 24).round(), widths[widths <= cfg.n - 2]]))
     t_widths = t_widths[t_widths >= 1].astype(int)
-    curve, curve_se = theory_curves(cfg, sets, t_widths, stderr=True, threads=threads)
-    return ProjectionResult(cfg.n, widths, sets, np.concatenate(errors), np.concatenate(limit), t_widths, curve,
-                            loaded, curve_se)
+    th = theory_from_forms(cfg, sets, t_widths, theory_forms(cfg, t_widths, threads))
+    return ProjectionResult(cfg.n, widths, sets, np.concatenate(errors), np.concatenate(limit), t_widths, th["mean"],
+                            loaded, th["stderr"], th["cost"], {k: th[k] for k in ("bias", "variance", "unseen")},
+                            cfg.d)
 
 
 # ------------------------------------------------------------------ the whole chapter
 @dataclass
 class Result:
-    """The chapter's run: its three parts (the language models None where the profile does
-    not run them)."""
+    """The chapter's run: its parts (the language models None where the profile does not
+    run them)."""
 
     config: Config
     projections: ProjectionResult
     networks: NetworkResult
     language_models: LanguageModelResult | None = None
     samples: SampleResult | None = None
+    floor: FloorResult | None = None
 
 
 def run(cfg: Config, run: Run | None = None) -> Result:
-    """The random projections, the networks of growing width and, where
-    ``language_models.run``, the GPT-2 sizes (Dohmatob et al. 2025, sections 2.2, 4.1, 4.2)."""
+    """The random projections, the same model as n grows, the networks of growing width and
+    in samples and, where ``language_models.run``, the GPT-2 sizes (Dohmatob et al. 2025,
+    sections 2.2, 4.1, 4.2)."""
     run_ = run or Run()
     proj = run_projections(cfg, run_)
+    threads = run_.threads_or(THREADS)
+    floor = run_floor(cfg, theory_forms(cfg, floor_widths(cfg), threads), run_, threads)
     nets = run_networks(cfg, run_)
     samples = run_samples(cfg, run_)
     lms = run_language_models(cfg, run_) if cfg.language_models.run else None
-    return Result(cfg, proj, nets, lms, samples)
+    return Result(cfg, proj, nets, lms, samples, floor)
 

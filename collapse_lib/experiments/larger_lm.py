@@ -1,11 +1,14 @@
 """Chapter 6, larger models: GPT-2 models of several sizes scaling in tokens on mixed text.
 
-Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 2025, section 4.2)
-train GPT-2 models of 12, 18 and 24 layers on BabiStories mixed with stories sampled from
-a GPT-2-small at temperature 1 and top-p 1, and plot the test loss on real stories against
-the training tokens for several shares p2 of synthetic stories: synthetic data "delay the
-progression of the scaling laws", and with p2 = 1 the 18- and 24-layer models beat the
-12-layer one below about 1e10 tokens and lose to it beyond about 3e10.
+Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 2025) say in their
+abstract that their findings are "empirically verified through experiments on language
+models". As secondary summaries report that experiment (not checked against the paper
+here), it trains GPT-2 models of 12, 18 and 24 layers on BabiStories mixed with stories
+sampled from a GPT-2-small at temperature 1 and top-p 1, and plots the test loss on real
+stories against the training tokens for several shares p2 of synthetic stories:
+synthetic data "delay the progression of the scaling laws", and with p2 = 1 the 18- and
+24-layer models beat the 12-layer one below about 1e10 tokens and lose to it beyond
+about 3e10.
 
 :func:`run_language_models` does the same at a small scale: a *generator* (a small GPT-2)
 trained on held-out real text samples the synthetic blocks (plain sampling,
@@ -42,7 +45,7 @@ THREADS = 1
 
 @dataclass(frozen=True)
 class LanguageModelsConfig:
-    """GPT-2 models of several sizes scaling in tokens on mixed text (Dohmatob et al. 2025, section 4.2)."""
+    """GPT-2 models of several sizes scaling in tokens on mixed text (after Dohmatob et al. 2025)."""
 
     run: bool = True  # whether the language models run in this profile
     text: str = "wikitext2"  # "wikitext2" (downloads once) or "stdlib" (Python's docstrings and pydoc topics)
@@ -120,12 +123,18 @@ def _gpt2(lm: LanguageModelsConfig, tok, layers: int, width: int, seed: int):
     return tiny_gpt2(len(tok), shape, eos_token_id=tok.eos_token_id, seed=seed)
 
 
-def mixed_stream(real: np.ndarray, synthetic: np.ndarray, p2: float, blocks: int, rng) -> np.ndarray:
-    """``blocks`` blocks in which block i is synthetic exactly when floor((i + 1) p2) >
-    floor(i p2) (so every prefix holds the share p2, up to one block), real and synthetic
-    blocks each taken in a random order of ``rng``."""
+def synthetic_positions(p2: float, blocks: int) -> np.ndarray:
+    """(blocks,) booleans: block i of the training stream is synthetic exactly when
+    floor((i + 1) p2) > floor(i p2), so that every prefix holds the share p2 up to one block.
+    Every block has the same number of tokens, so this is also the share of synthetic tokens."""
     i = np.arange(blocks)
-    syn = np.floor((i + 1) * p2) > np.floor(i * p2)
+    return np.floor((i + 1) * p2) > np.floor(i * p2)
+
+
+def mixed_stream(real: np.ndarray, synthetic: np.ndarray, p2: float, blocks: int, rng) -> np.ndarray:
+    """``blocks`` blocks, synthetic at :func:`synthetic_positions`, real and synthetic blocks
+    each taken in a random order of ``rng``."""
+    syn = synthetic_positions(p2, blocks)
     need_r, need_s = int((~syn).sum()), int(syn.sum())
     if need_r > len(real) or need_s > len(synthetic):
         _fail("language_models.tokens", blocks * real.shape[1],
@@ -149,6 +158,14 @@ class LanguageModelResult:
     generator_loss: float  # the generator's own test loss (the synthetic text's quality)
     generator_train_loss: float  # the generator's loss on its own training text
     loaded: int = 0  # runs read from the run store
+    block_size: int = 0  # tokens per block (the synthetic ones: a start token and block_size - 1 sampled)
+
+    @property
+    def synthetic_token_share(self) -> np.ndarray:
+        """(P,): the share of the training tokens at the last checkpoint that come from
+        synthetic blocks (whole blocks are sampled: nothing of a synthetic block is real text)."""
+        blocks = int(self.tokens[-1]) // max(self.block_size, 1)
+        return np.array([synthetic_positions(float(p), blocks).mean() for p in self.fractions])
 
     @cached_property
     def mean(self) -> np.ndarray:
@@ -242,4 +259,4 @@ def run_language_models(cfg, run: Run | None = None) -> LanguageModelResult:
             f"the generator, {len(test) * L:,} test tokens; BPE vocabulary {len(tok):,}, blocks of {L} tokens")
     return LanguageModelResult(data, [tuple(x) for x in lm.sizes], params, np.asarray(lm.fractions, float),
                                steps * per, loss, final, tuple(lm.generator), float(first["generator_loss"]),
-                               float(first["generator_train_loss"]), loaded)
+                               float(first["generator_train_loss"]), loaded, L)

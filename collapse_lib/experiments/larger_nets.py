@@ -1,16 +1,23 @@
 """Chapter 6, larger models: two-layer networks on MNIST with labels partly from a teacher.
 
-Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 2025, section 4.1)
-train networks on MNIST whose labels are, for a share p2 of the images, the predictions
-of another network, and report that scaling with the number of training samples slows or
-plateaus as p2 grows. Two experiments share one teacher (a small network trained on a few
-real images, :func:`teacher_labels`):
+Dohmatob, Feng, Subramonian and Kempe, "Strong Model Collapse" (ICLR 2025) also run
+networks on MNIST whose labels are, for a share p2 of the images, the predictions of
+another network; secondary summaries report that scaling with the number of training
+samples slows or plateaus as p2 grows (that section of the paper is not checked here).
+Two experiments share one teacher (a small network trained on a few real images,
+:func:`teacher_labels`):
 
-- **networks of growing width** (:func:`run_networks`): one training-set size, widths swept
-  through the interpolation threshold;
-- **scaling in samples** (:func:`run_samples`): one width below and one far above the
-  threshold, training-set sizes n on a log scale, each size on nested subsets of the same
-  images, so that each (width, p2) gives a curve of real-test error against n.
+- **networks of growing width** (:func:`run_networks`): one training-set size, widths from
+  networks that do not fit their training labels to networks that fit all of them (the
+  width where they start to, :attr:`NetworkResult.fit_width`, is read off the training
+  accuracy);
+- **scaling in samples** (:func:`run_samples`): one narrow width that does not fit its
+  labels at the largest n and one wide width that does, training-set sizes n on a log
+  scale, each size on nested subsets of the same images, so that each (width, p2) gives a
+  curve of real-test error against n.
+
+Every network's mistakes on the real test images are kept image by image, so that the
+cost of the teacher labels is a paired difference on the same images (:func:`paired_gap`).
 
 Both train every network of a sweep at once (:class:`WidthSweepMLP`) and store what they
 trained in the run store (a rerun loads it; the sample sweep stores each size as it ends).
@@ -33,16 +40,38 @@ from ..validation import _fail, check_fraction, check_int, check_positive
 from .larger_scaling import fit_spread
 
 #: The format of the run stores' pieces; raising it keeps a rerun from reading older ones.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+
+#: Training accuracy above which a network counts as fitting (interpolating) its labels.
+FITS = 0.99
+
+
+def paired_mean(diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A difference of mistakes ``diff`` (seeds, ..., T) on the same T test images: its mean
+    over seeds and images, (...), and the standard error of that mean, which adds the test
+    set's noise (the seed-averaged difference per image, over images) and the seeds' (the
+    image-averaged difference per seed, over seeds; not estimable from one seed)."""
+    diff = np.asarray(diff, float)
+    per_image = diff.mean(0)
+    se = per_image.std(-1, ddof=1) / np.sqrt(per_image.shape[-1])
+    if len(diff) > 1:
+        se = np.hypot(se, diff.mean(-1).std(0, ddof=1) / np.sqrt(len(diff)))
+    return per_image.mean(-1), se
+
+
+def paired_gap(wrong: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Error at share j minus error at share 0 from per-image mistakes ``wrong`` (seeds, P,
+    ..., T), paired on the same seeds and test images (:func:`paired_mean`)."""
+    return paired_mean(wrong[:, j].astype(float) - wrong[:, 0])
 
 
 @dataclass(frozen=True)
 class SamplesConfig:
-    """MNIST networks scaling in samples (Dohmatob et al. 2025, section 4.1 and Fig. 7)."""
+    """MNIST networks scaling in samples (after Dohmatob et al. 2025; their MNIST section is not checked here)."""
 
     sizes: tuple[int, ...] = (100, 300, 1000, 3000, 10_000, 30_000, 59_000)  # training-set sizes n (log-spaced)
     fractions: tuple[float, ...] = (0.0, 0.01, 0.1, 0.5)  # shares p2 of teacher labels (0: real only)
-    widths: tuple[int, ...] = (8, 1024)  # hidden units: one below and one far above the threshold at the largest n
+    widths: tuple[int, ...] = (8, 1024)  # hidden units: one that does not fit its labels at the largest n, one that does
     seeds: int = 3  # seeds per (size, share): each its own images, mix and initialisation
     epochs: int = 15  # passes over the training images (Adam on minibatches)
     min_steps: int = 200  # Adam steps at least, for sizes where the epochs give fewer
@@ -97,6 +126,7 @@ class NetworkResult:
     pixels: int = 0  # inputs of every network
     test_images: int = 0  # real test images every network is scored on
     train_images: int = 0  # training images of every network
+    test_wrong: np.ndarray | None = None  # (seeds, P, K, T) 1 where a network misclassifies test image t
 
     @property
     def parameters(self) -> np.ndarray:
@@ -104,10 +134,29 @@ class NetworkResult:
         return (self.pixels + 1) * self.widths + (self.widths + 1) * 10
 
     @property
-    def threshold_width(self) -> float:
-        """The width whose parameter count equals the number of training labels times the
-        classes, n * 10: the order of the interpolation threshold of a 10-class network."""
-        return threshold_width(self.train_images, self.pixels)
+    def fit_width(self) -> int | None:
+        """The smallest width whose networks fit their training labels (mean training
+        accuracy at least :data:`FITS`) for every share: where this sweep crosses the
+        interpolation threshold, located from the training accuracy (None: no width fits)."""
+        fits = np.all(self.train_accuracy_mean >= FITS, axis=0)
+        return int(self.widths[np.argmax(fits)]) if fits.any() else None
+
+    @cached_property
+    def cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """(P, K) twice: the real-test error at each share minus the real-only error, paired on
+        the same seeds and test images, and its standard error (:func:`paired_gap`)."""
+        if self.test_wrong is None:
+            raise ValueError("test_wrong=None is not allowed here: the paired cost needs each network's mistakes "
+                             "per test image")
+        out = [paired_gap(self.test_wrong, j) for j in range(len(self.fractions))]
+        return np.stack([m for m, _ in out]), np.stack([s for _, s in out])
+
+    def cost_change(self, j: int, a: int, b: int) -> tuple[float, float]:
+        """The cost of share j at width index b minus its cost at width index a, paired on the
+        same seeds and test images, and its standard error (:func:`paired_mean`)."""
+        w = self.test_wrong.astype(float)
+        m, se = paired_mean((w[:, j, b] - w[:, 0, b]) - (w[:, j, a] - w[:, 0, a]))
+        return float(m), float(se)
 
     @cached_property
     def error_mean(self) -> np.ndarray:
@@ -118,12 +167,6 @@ class NetworkResult:
     def train_accuracy_mean(self) -> np.ndarray:
         """(P, K): the accuracy on the training labels, mean over seeds."""
         return self.train_accuracy.mean(0)
-
-
-def threshold_width(n: int, pixels: int) -> float:
-    """The width at which a two-layer network's parameters, (pixels + 1) w + 10 (w + 1),
-    equal 10 n, the conditions of fitting n labels among 10 classes."""
-    return (10 * n - 10) / (pixels + 11)
 
 
 def run_networks(cfg, run: Run | None = None, data=None) -> NetworkResult:
@@ -151,16 +194,18 @@ def run_networks(cfg, run: Run | None = None, data=None) -> NetworkResult:
                 labels.append(y)
         net = WidthSweepMLP(cfg.widths, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, device=run.device)
         net.fit(np.stack(images), np.stack(labels))
-        return {"errors": 1 - net.score(data.test_images / 255.0, data.test_labels).reshape(shape),
+        wrong = net.predict(data.test_images / 255.0) != data.test_labels
+        return {"test_wrong": wrong.reshape(shape + (len(data.test_labels),)).astype(np.uint8),
                 "train_accuracy": net.train_accuracy_.reshape(shape),
                 "teacher_error": 1 - teacher.score(data.test_images / 255.0, data.test_labels)[0, 0],
                 "disagreement": np.mean(disagree)}
 
     with cpu_threads(run.threads):
         a, _ = protocol.cached(protocol.store(cfg, "networks", run, version=STORE_FORMAT), 0, compute)
-    return NetworkResult(data.describe(), np.asarray(cfg.widths), np.asarray(cfg.net_fractions, float), a["errors"],
-                         a["train_accuracy"], float(a["teacher_error"]), float(a["disagreement"]), data.pixels,
-                         len(data.test_images), cfg.net_train)
+    wrong = a["test_wrong"]
+    return NetworkResult(data.describe(), np.asarray(cfg.widths), np.asarray(cfg.net_fractions, float),
+                         wrong.mean(-1), a["train_accuracy"], float(a["teacher_error"]), float(a["disagreement"]),
+                         data.pixels, len(data.test_images), cfg.net_train, wrong)
 
 
 # ------------------------------------------------------------------ scaling in samples
@@ -177,6 +222,7 @@ class SampleResult:
     pixels: int = 0  # inputs of every network
     test_images: int = 0  # real test images every network is scored on
     loaded: int = 0  # sizes read from the run store instead of trained
+    test_wrong: np.ndarray | None = None  # (seeds, P, W, N, T) 1 where a network misclassifies test image t
 
     @cached_property
     def mean(self) -> np.ndarray:
@@ -185,25 +231,25 @@ class SampleResult:
 
     @cached_property
     def stderr(self) -> np.ndarray:
-        """(P, W, N): the standard error of :attr:`mean`: the larger of the binomial noise of
-        the test set and the seed-to-seed standard error (the latter needs two seeds)."""
+        """(P, W, N): the standard error of :attr:`mean`: the binomial noise of the one test
+        set that every seed is scored on (it does not average out over seeds) added to the
+        seed-to-seed standard error (which needs two seeds)."""
         seeds = len(self.errors)
         m = self.mean
-        binom = np.sqrt(m * (1 - m) / (max(self.test_images, 1) * seeds))
+        binom = np.sqrt(m * (1 - m) / max(self.test_images, 1))
         if seeds < 2:
             return binom
-        return np.maximum(binom, self.errors.std(0, ddof=1) / np.sqrt(seeds))
+        return np.hypot(binom, self.errors.std(0, ddof=1) / np.sqrt(seeds))
 
     @cached_property
     def gap(self) -> tuple[np.ndarray, np.ndarray]:
         """(P, W, N) twice: the mean over seeds of error(p2) - error(real only) on the same
-        images, and its standard error (the larger of the binomial one and the seeds')."""
-        seeds = len(self.errors)
-        diff = self.errors - self.errors[:, :1]
-        se = np.hypot(self.stderr, self.stderr[:1])
-        if seeds > 1:
-            se = np.maximum(se, diff.std(0, ddof=1) / np.sqrt(seeds))
-        return diff.mean(0), se
+        images, and its standard error, paired per test image (:func:`paired_gap`)."""
+        if self.test_wrong is None:
+            raise ValueError("test_wrong=None is not allowed here: the paired gap needs each network's mistakes "
+                             "per test image")
+        out = [paired_gap(self.test_wrong, j) for j in range(len(self.fractions))]
+        return np.stack([m for m, _ in out]), np.stack([s for _, s in out])
 
     def departure(self, z: float) -> np.ndarray:
         """(P, W): the smallest n from which on, at every larger n too, the mix's error is
@@ -227,10 +273,6 @@ class SampleResult:
         return [[fit_spread(self.sizes, self.errors[:, j, w]) for w in range(len(self.widths))]
                 for j in range(len(self.fractions))]
 
-    @property
-    def thresholds(self) -> np.ndarray:
-        """(N,): the interpolation-threshold width at each n."""
-        return np.array([threshold_width(int(n), self.pixels) for n in self.sizes])
 
 
 def run_samples(cfg, run: Run | None = None, data=None) -> SampleResult:
@@ -265,18 +307,20 @@ def run_samples(cfg, run: Run | None = None, data=None) -> SampleResult:
         net = WidthSweepMLP(sc.widths, steps=steps, lr=sc.lr, seed=cfg.seed + 1000 * (k + 1), device=run.device,
                             batch_size=sc.batch)
         net.fit(np.stack(images), np.stack(labels))
-        return {"errors": 1 - net.score(data.test_images / 255.0, data.test_labels).reshape(shape),
+        wrong = net.predict(data.test_images / 255.0) != data.test_labels
+        return {"test_wrong": wrong.reshape(shape + (len(data.test_labels),)).astype(np.uint8),
                 "train_accuracy": net.train_accuracy_.reshape(shape)}
 
     with cpu_threads(run.threads):
         # the sizes are independent: under torchrun each process trains its share of them
         done = map_units(lambda k: protocol.cached(store, k, lambda: size(k, int(sc.sizes[k]))),
                          list(range(len(sc.sizes))), desc="MNIST sample sizes", progress=run.progress)
-    errors, acc = [a["errors"] for a, _ in done], [a["train_accuracy"] for a, _ in done]
+    wrong, acc = [a["test_wrong"] for a, _ in done], [a["train_accuracy"] for a, _ in done]
     loaded = sum(was for _, was in done)
+    wrong = np.stack(wrong, 3)  # (seeds, P, W, N, T)
     used = np.unique(np.concatenate([o[:max(sc.sizes)] for o in orders]))
     disagree = float(np.mean(fake_all[used] != data.train_labels[pool[used]]))
     return SampleResult(data.describe(), np.asarray(sc.sizes), np.asarray(sc.fractions, float), np.asarray(sc.widths),
-                        np.stack(errors, -1), np.stack(acc, -1),
+                        wrong.mean(-1), np.stack(acc, -1),
                         float(1 - teacher.score(data.test_images / 255.0, data.test_labels)[0, 0]), disagree,
-                        data.pixels, len(data.test_images), loaded)
+                        data.pixels, len(data.test_images), loaded, wrong)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ..experiments.larger import Result
 from ..theory.random_features import floor
@@ -43,13 +44,18 @@ def double_descent(res: Result, quality: float | None = None):
 
 def synthetic_excess(res: Result):
     """What the synthetic labels cost: test error minus the same seed's real-only error,
-    against m/n, for every (p, c2), mean over seeds with a band of two standard errors;
-    dotted lines are the floors p^2 c2 of the classical linear model."""
+    against m/n, for every (p, c2), mean over seeds with a band of two standard errors
+    (on a symmetric-log axis, linear near zero, so that a band may include zero); dotted
+    lines are the floors p^2 c2 of the classical linear model, dashed the exact cost below
+    the threshold."""
     proj = res.projections
     fig, ax = plt.subplots(figsize=(7, 4.4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     ps = sorted({p for p, _ in proj.label_sets if p > 0})
     cs = sorted({c2 for p, c2 in proj.label_sets if p > 0})
+    floors = [floor(p, c2) for p, c2 in proj.label_sets if p > 0 and c2 > 0]
+    linear = 10.0 ** np.floor(np.log10(min(floors))) if floors else 1e-4
+    t = proj.theory_widths / proj.n
     for l, (p, c2) in enumerate(proj.label_sets):
         if p == 0:
             continue
@@ -57,13 +63,17 @@ def synthetic_excess(res: Result):
         marker = MARKERS[cs.index(c2) % len(MARKERS)]
         mean, se = proj.excess_mean[l], proj.excess_stderr[l]
         ax.plot(proj.ratios, mean, label=_label(p, c2), color=color, marker=marker, markersize=4)
-        ax.fill_between(proj.ratios, np.maximum(mean - 2 * se, mean / 10), mean + 2 * se, color=color, alpha=0.15,
-                        linewidth=0)
+        ax.fill_between(proj.ratios, mean - 2 * se, mean + 2 * se, color=color, alpha=0.15, linewidth=0)
+        if proj.theory_cost is not None:
+            keep = t >= proj.ratios[0] * 0.99
+            ax.plot(t[keep], proj.theory_cost[l].mean(-1)[keep], color=color, linestyle="--", linewidth=0.8)
         ax.axhline(floor(p, c2), color=color, linestyle=":", linewidth=0.8)
     ax.axvline(1.0, color="0.6", linewidth=0.8)
-    ax.set(xscale="log", yscale="log", xlabel="model width m / n",
-           ylabel="error(mixed) - error(real only)",
-           title="The cost of synthetic labels grows up to m = n, then shrinks")
+    ax.axhline(0.0, color="0.3", linewidth=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=linear)
+    ax.set(xlabel="model width m / n", ylabel="error(mixed) - error(real only)",
+           title=f"The cost of synthetic labels at n = {proj.n} (linear below {linear:g})")
     ax.legend(fontsize=7, ncol=2)
     return fig
 
@@ -95,18 +105,72 @@ def pareto(res: Result):
 
 
 def network_widths(res: Result):
-    """Test error on real labels against width, for each share p of teacher labels:
-    mean over seeds and their range; the teacher's own error dashed."""
+    """Left: test error on real labels against width, for each share p of teacher labels
+    (mean over seeds and their range; the teacher's own error dashed). Right: accuracy on the
+    (mixed) training labels, with the first width that fits every label marked."""
     nets = res.networks
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for j, p in enumerate(nets.fractions):
         spread(ax, nets.widths, nets.errors[:, j].T, label=f"p = {p:g} teacher labels", marker="o",
                quantiles=(0.0, 1.0))
+        spread(ax2, nets.widths, nets.train_accuracy[:, j].T, label=f"p = {p:g}", marker="o", quantiles=(0.0, 1.0))
     ax.axhline(nets.teacher_error, color="k", linestyle="--", linewidth=1, label="the teacher itself")
     ax.set(xscale="log", xlabel="hidden units", ylabel="test error on real labels",
            title=f"Two-layer networks, {nets.data.split(':')[0]}")
-    ax.set_xticks(nets.widths, [str(w) for w in nets.widths])
+    ax2.set(xscale="log", xlabel="hidden units", ylabel="accuracy on the training labels", title="Fitting the labels")
+    if nets.fit_width is not None:
+        ax2.axvline(nets.fit_width, color="0.5", linestyle=":", linewidth=1, label="first width that fits them all")
+    for a in (ax, ax2):
+        a.set_xticks(nets.widths, [str(w) for w in nets.widths])
+        a.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    return fig
+
+
+def floor_in_n(res: Result):
+    """The same random-projection model as the sample size n grows. Left: the infinitely
+    wide model's test error with real labels only and with each (p, c2) (exact, solid; the
+    simulation, dots with two standard errors), dotted at p^2 c2. Right: the cost of the
+    synthetic labels at the fixed widths and for the infinitely wide model at the worst
+    quality, one colour per width, solid p the smallest and dashed the largest, dotted at
+    each width's floor p^2 (c2 - res(delta)) (None where the sweep did not run)."""
+    fl = res.floor
+    if fl is None:
+        return None
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ex, n = fl.exact, fl.sizes
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    W = len(fl.widths)
+    sim_mean = fl.sim_errors.mean(0) if fl.sim_sizes.size else None
+    sim_se = fl.sim_errors.std(0, ddof=1) / np.sqrt(len(fl.sim_errors)) if fl.sim_sizes.size > 0 and len(
+        fl.sim_errors) > 1 else None
+    for l, (p, c2) in enumerate(fl.label_sets):
+        color = "k" if p == 0 else colors[l % len(colors)]
+        err = ex["real"][l, W] + ex["cost"][l, W]
+        ax.plot(n, err, color=color, label=_label(p, c2))
+        if p > 0:
+            ax.axhline(floor(p, c2), color=color, linestyle=":", linewidth=0.8)
+        if sim_mean is not None and sim_se is not None:
+            ax.errorbar(fl.sim_sizes, sim_mean[:, l, W], yerr=2 * sim_se[:, l, W], fmt="o", color=color, markersize=3)
+    ax.set(xscale="log", yscale="log", xlabel="training points n", ylabel="test error on real labels",
+           title="Infinitely wide model (least squares in x)")
+    ax.legend(fontsize=7)
+    worst = max(c2 for p, c2 in fl.label_sets if p > 0)
+    ps = sorted({p for p, c2 in fl.label_sets if p > 0})
+    names = [f"m = {m}" for m in fl.widths] + ["infinitely wide"]
+    for l, (p, c2) in enumerate(fl.label_sets):
+        if p == 0 or c2 != worst or p not in (ps[0], ps[-1]):
+            continue
+        style = "-" if p == ps[0] else "--"
+        for k, name in enumerate(names):
+            ax2.plot(n, ex["cost"][l, k], color=colors[k % len(colors)], linestyle=style,
+                     label=f"{name}, p = {p:g}")
+            ax2.axhline(fl.floor[l, k], color=colors[k % len(colors)], linestyle=":", linewidth=0.8)
+    ax2.axvline(fl.n0, color="0.6", linewidth=0.8)
+    ax2.set(xscale="log", yscale="log", xlabel="training points n", ylabel="error(mixed) - error(real only)",
+            title=f"The cost at fixed widths, c² = {worst:g} (grey: the width sweep's n)")
+    ax2.legend(fontsize=6.5, ncol=2)
     return fig
 
 
@@ -183,5 +247,5 @@ def language_model_sizes(res: Result):
 
 #: Every figure of the chapter, by name (``figures/<name>.png``).
 FIGURES = {"double_descent": double_descent, "synthetic_excess": synthetic_excess, "pareto": pareto,
-           "network_widths": network_widths, "sample_scaling": sample_scaling,
+           "floor_in_n": floor_in_n, "network_widths": network_widths, "sample_scaling": sample_scaling,
            "language_model_scaling": language_model_scaling, "language_model_sizes": language_model_sizes}

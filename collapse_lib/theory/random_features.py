@@ -27,22 +27,36 @@ chapter 5, with dimension m). So, again **exactly** given S, w and delta,
     E = res(w) + B(n, n_2; m) (c2 - res(delta))
         + (sigma^2 + (1 - n_2/n) res(w) + (n_2/n) res(w + delta)) * m / (n - m - 1).
 
-For large n, B ~ p^2 + p (1 - p) m / (n - m): the floor p^2 c2 of strong model
-collapse (for m large enough that the projections see delta), plus a part that is
-amplified as m approaches n, like the label noise.
+Exactly, B = q^2 + q (1 - q) V(n, m) with q = n_2 / n and chapter 5's variance factor
+V(n, m) (:func:`collapse_lib.theory.linreg.strong_collapse_variance_factor`, about
+m / (n - m)), so the cost of the synthetic labels, the error with them minus the error
+without them, splits into three parts (:func:`cost_split`):
+
+    bias      q^2 (c2 - res(delta))                    the floor at width m: no n removes it
+    variance  q (1 - q) V(n, m) (c2 - res(delta))       the fit chasing the particular synthetic rows
+    unseen    q (res(w + delta) - res(w)) m / (n - m - 1)  the shift the projections cannot see,
+                                                       extra label noise on the synthetic rows
+
+As n grows at fixed m the last two vanish and the cost falls to the bias, p^2 (c2 -
+res(delta)); the bias does not depend on n, and it is below p^2 c2 where the projections
+miss part of delta. The variance parts grow as m approaches n: that is the amplification.
 
 Far above the threshold (m -> infinity; the entries of S are N(0, 1/d), so S^T S -> (m/d) I,
 that is (d/m) S^T S -> I, and the minimum-norm fit does not depend on the scale of S) the
 model becomes minimum-norm least squares in x itself; for isotropic Sigma = I and d > n + 1 its expected test error is the
 exact ``signal (1 - n/d) + sigma^2 n / (d - n - 1)`` (projection on a random n-dimensional
-subspace, plus the mean of an inverse Wishart matrix).
+subspace, plus the mean of an inverse Wishart matrix). With n >= d + 2 points that limit
+is ordinary least squares in x, and chapter 5's theorem holds for any Sigma once c2 =
+delta^T Sigma delta (whiten x): the real-only error is sigma^2 d / (n - d - 1) and the cost
+of the synthetic labels is B(n, n_2; d) c2 (:func:`wide_error`), which falls to p^2 c2.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..validation import _fail, check_fraction, check_int
-from .linreg import strong_collapse_bias, strong_collapse_floor, synthetic_count
+from .linreg import (strong_collapse_bias, strong_collapse_floor, strong_collapse_variance_factor, synthetic_count,
+                     synthetic_share)
 
 
 def residual_form(S: np.ndarray, V: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
@@ -110,6 +124,38 @@ def under_error_mixed(m: int, n: int, noise: float, p: float, c2: float, res_w, 
     q = synthetic_count(n, p) / n
     seen = c2 - res_delta  # the part of delta the projections can represent
     return res_w + share * seen + (noise + (1 - q) * res_w + q * res_shifted) * factor
+
+
+def cost_split(m: int, n, p: float, c2: float, res_w, res_delta, res_shifted) -> dict:
+    """The exact expected cost of the synthetic labels at width m <= n - 2 (the error of
+    :func:`under_error_mixed` minus that of :func:`under_error_real`, given S, w and delta)
+    in its three parts, ``bias`` q^2 (c2 - res(delta)), ``variance`` q (1 - q) V(n, m)
+    (c2 - res(delta)) and ``unseen`` q (res(w + delta) - res(w)) m / (n - m - 1), with
+    q = round(p n) / n. ``n`` may be an array of sizes (each >= m + 2); ``res_*`` arrays
+    over draws broadcast against it."""
+    m = check_int("m", m, minimum=1)
+    p = check_fraction("p", p)
+    n_arr = np.asarray(n)
+    if np.any(n_arr < m + 2):
+        _fail("n", n, f"the under-parameterised formula needs n >= m + 2 = {m + 2}")
+    q = synthetic_share(n_arr, p)
+    seen = c2 - np.asarray(res_delta, float)
+    factor = m / (n_arr - m - 1.0)
+    return {"bias": q**2 * seen, "variance": q * (1 - q) * strong_collapse_variance_factor(n_arr, m) * seen,
+            "unseen": q * (np.asarray(res_shifted, float) - np.asarray(res_w, float)) * factor}
+
+
+def wide_error(n, d: int, noise: float, p: float, c2: float) -> tuple[np.ndarray, np.ndarray]:
+    """The infinitely wide model with n >= d + 2 points (ordinary least squares in x, any
+    Sigma, c2 = delta^T Sigma delta): exact expected test error with real labels only,
+    ``noise d / (n - d - 1)`` (noise the label-noise variance), and the cost of a fraction p
+    of synthetic labels, ``B(n, round(p n); d) c2`` (chapter 5's theorem). Returns (real, cost)."""
+    d = check_int("d", d, minimum=1)
+    p = check_fraction("p", p)
+    n_arr = np.asarray(n)
+    if np.any(n_arr < d + 2):
+        _fail("n", n, f"least squares in x needs n >= d + 2 = {d + 2}")
+    return float(noise) * d / (n_arr - d - 1.0), strong_collapse_bias(n_arr, p, d) * float(c2)
 
 
 def wide_limit_isotropic(n: int, d: int, noise: float, signal: float = 1.0) -> float:
