@@ -52,10 +52,13 @@ def cache_argument(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def sample_continuations(model, blocks, uniforms, *, batch_size: int = 64, amp: bool = True) -> np.ndarray:
+def sample_continuations(model, blocks, uniforms, *, batch_size: int = 64, amp: bool = True,
+                         probs_of=None) -> np.ndarray:
     """The ``T`` tokens that ``model`` samples after each block (n, L), ``T`` the number of
     columns of ``uniforms`` (n, T): token ``i`` of block ``s`` is the inverse of the
-    next-token distribution's cumulative sum at ``uniforms[s, i]``; (n, T) ``int32``."""
+    next-token distribution's cumulative sum at ``uniforms[s, i]``; (n, T) ``int32``.
+    ``probs_of(logits)`` turns the last position's logits (b, V) into the distribution drawn
+    from (default: :func:`next_token_probs`, the model's own without end-of-text)."""
     import torch
 
     from ..runtime import autocast_dtype
@@ -78,6 +81,7 @@ def sample_continuations(model, blocks, uniforms, *, batch_size: int = 64, amp: 
     dtype = autocast_dtype(dev) if amp else torch.float32
     use_amp = dev.type == "cuda" and dtype != torch.float32
     eos = model.config.eos_token_id
+    probs_of = probs_of or (lambda logits: next_token_probs(logits, eos))
     cache_arg = cache_argument(model)
     out = np.empty((n, T), dtype=np.int32)
     was_training = model.training
@@ -92,7 +96,7 @@ def sample_continuations(model, blocks, uniforms, *, batch_size: int = 64, amp: 
             for t in range(T):
                 res = model(input_ids=step, attention_mask=mask, use_cache=True, **{cache_arg: past})
                 past = getattr(res, cache_arg)
-                tok = inverse_cdf(next_token_probs(res.logits[:, -1], eos), u[:, t])
+                tok = inverse_cdf(probs_of(res.logits[:, -1]), u[:, t])
                 new.append(tok)
                 step = tok.unsqueeze(1)
                 mask = torch.cat([mask, torch.ones_like(step)], dim=1)

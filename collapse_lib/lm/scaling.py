@@ -20,39 +20,35 @@ from ..validation import check_int, check_positive
 def sample_blocks(model, n: int, length: int, *, start_token: int, temperature: float = 1.0, top_p: float = 1.0,
                   seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """``n`` blocks of ``length`` tokens, each ``start_token`` followed by ``length - 1``
-    tokens sampled from ``model`` one at a time (key/value cache), with ``temperature`` and
-    ``top_p`` applied by :func:`collapse_lib.decoding.decode`; the draws come from a NumPy
-    generator seeded by ``seed`` (the same call gives the same blocks). ``int32`` (n, length)."""
+    tokens sampled from ``model`` one at a time (key/value cache,
+    :func:`collapse_lib.lm.sampling.sample_continuations`), with ``temperature`` and
+    ``top_p`` applied by :func:`collapse_lib.decoding.decode`; the uniform numbers come from a
+    NumPy generator seeded by ``seed``, drawn batch by batch and token by token (the same call
+    gives the same blocks). ``int32`` (n, length)."""
     import torch
 
     from ..decoding import decode
+    from .sampling import sample_continuations
 
     n = check_int("n", n, minimum=1)
     length = check_int("length", length, minimum=2)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     check_positive("temperature", temperature)
     rng = np.random.default_rng(seed)
-    dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    uniforms = np.empty((n, length - 1))
+    for first in range(0, n, batch_size):  # the order in which one batch after another consumes them
+        b = min(batch_size, n - first)
+        for t in range(length - 1):
+            uniforms[first:first + b, t] = rng.random(b)
+
+    def probs_of(logits):
+        probs = torch.softmax(logits.double(), -1).cpu().numpy()
+        return torch.as_tensor(decode(probs, temperature=temperature, top_p=top_p), device=logits.device)
+
     out = np.empty((n, length), dtype=np.int32)
     out[:, 0] = start_token
-    with torch.inference_mode():
-        for first in range(0, n, batch_size):
-            b = min(batch_size, n - first)
-            ids = torch.full((b, 1), int(start_token), dtype=torch.long, device=dev)
-            past = None
-            for t in range(1, length):
-                res = model(input_ids=ids, past_key_values=past, use_cache=True)
-                past = res.past_key_values
-                probs = torch.softmax(res.logits[:, -1].double(), -1).cpu().numpy()
-                probs = decode(probs, temperature=temperature, top_p=top_p)
-                cdf = np.cumsum(probs, -1)
-                u = rng.random(b)[:, None] * cdf[:, -1:]
-                tok = np.minimum((cdf <= u).sum(-1), probs.shape[-1] - 1)
-                out[first:first + b, t] = tok
-                ids = torch.as_tensor(tok[:, None], dtype=torch.long, device=dev)
-    model.train(was_training)
+    out[:, 1:] = sample_continuations(model, np.full((n, 1), int(start_token)), uniforms, batch_size=batch_size,
+                                      amp=False, probs_of=probs_of)
     return out
 
 
