@@ -39,6 +39,33 @@ def check_generation_settings(*, num_beams, max_new_tokens, repetition_penalty, 
     check_int("batch_size", batch_size, minimum=1)
 
 
+def check_prompts(model, blocks, new_tokens: int, what: str) -> np.ndarray:
+    """``blocks`` as an array (n, L >= 1), refused with a message naming ``what`` when a block
+    and ``new_tokens`` more do not fit the model's positions."""
+    from .models import max_positions
+
+    blocks = np.asarray(blocks)
+    if blocks.ndim != 2 or blocks.shape[1] < 1:
+        raise ValueError(f"blocks of shape {blocks.shape} are not allowed: they must be (n, block_size >= 1)")
+    L = blocks.shape[1]
+    if L + new_tokens > max_positions(model):
+        raise ValueError(f"block_size={L!r} is not allowed with {what}: the model takes at most "
+                         f"{max_positions(model)} tokens, prompt and continuation together")
+    return blocks
+
+
+def autocast_of(model, amp: bool):
+    """``(device, dtype, enabled)`` of the autocast a decoding loop of ``model`` runs under:
+    the device's reduced precision on CUDA with ``amp``, none on the CPU."""
+    import torch
+
+    from ..runtime import autocast_dtype
+
+    dev = next(model.parameters()).device
+    dtype = autocast_dtype(dev) if amp else torch.float32
+    return dev, dtype, dev.type == "cuda" and dtype != torch.float32
+
+
 def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens: int = 64,
                            repetition_penalty: float = 3.0, batch_size: int = 64, amp: bool = True,
                            progress: bool | None = False, desc: str = "generating", return_stats: bool = False,
@@ -61,25 +88,16 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
     import torch
 
     from ..progress import progress as bar
-    from ..runtime import autocast_dtype
-    from .models import max_positions
 
     check_generation_settings(num_beams=num_beams, max_new_tokens=max_new_tokens,
                               repetition_penalty=repetition_penalty, batch_size=batch_size)
-    blocks = np.asarray(blocks)
-    if blocks.ndim != 2 or blocks.shape[1] < 1:
-        raise ValueError(f"blocks of shape {blocks.shape} are not allowed: they must be (n, block_size >= 1)")
+    blocks = check_prompts(model, blocks, max_new_tokens, f"max_new_tokens={max_new_tokens!r}")
     n, L = blocks.shape
     k = 1 if candidates is None else check_int("candidates", candidates, minimum=1)
     if k > num_beams:
         raise ValueError(f"candidates={candidates!r} is not allowed: beam search returns at most num_beams="
                          f"{num_beams} continuations")
-    if L + max_new_tokens > max_positions(model):
-        raise ValueError(f"block_size={L!r} is not allowed with max_new_tokens={max_new_tokens!r}: the model takes "
-                         f"at most {max_positions(model)} tokens, prompt and continuation together")
-    dev = next(model.parameters()).device
-    dtype = autocast_dtype(dev) if amp else torch.float32
-    use_amp = dev.type == "cuda" and dtype != torch.float32
+    dev, dtype, use_amp = autocast_of(model, amp)
     eos = model.config.eos_token_id
     pad = model.config.pad_token_id if model.config.pad_token_id is not None else eos
     out = np.empty((n, k, max_new_tokens), dtype=np.int32)

@@ -61,25 +61,18 @@ def sample_continuations(model, blocks, uniforms, *, batch_size: int = 64, amp: 
     from (default: :func:`next_token_probs`, the model's own without end-of-text)."""
     import torch
 
-    from ..runtime import autocast_dtype
-    from .models import max_positions
+    from .generate import autocast_of, check_prompts
 
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    blocks, uniforms = np.asarray(blocks), np.asarray(uniforms, dtype=np.float64)
-    if blocks.ndim != 2 or blocks.shape[1] < 1:
-        raise ValueError(f"blocks of shape {blocks.shape} are not allowed: they must be (n, block_size >= 1)")
+    uniforms = np.asarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or len(uniforms) != len(blocks) or uniforms.shape[1] < 1:
         raise ValueError(f"uniforms of shape {uniforms.shape} are not allowed: they must be ({len(blocks)}, T >= 1)")
     if not ((uniforms >= 0) & (uniforms < 1)).all():
         raise ValueError("uniforms outside [0, 1) are not allowed")
-    n, L = blocks.shape
     T = uniforms.shape[1]
-    if L + T > max_positions(model):
-        raise ValueError(f"block_size={L!r} is not allowed with {T} new tokens: the model takes at most "
-                         f"{max_positions(model)} tokens, prompt and continuation together")
-    dev = next(model.parameters()).device
-    dtype = autocast_dtype(dev) if amp else torch.float32
-    use_amp = dev.type == "cuda" and dtype != torch.float32
+    blocks = check_prompts(model, blocks, T, f"{T} new tokens")
+    n = len(blocks)
+    dev, dtype, use_amp = autocast_of(model, amp)
     eos = model.config.eos_token_id
     probs_of = probs_of or (lambda logits: next_token_probs(logits, eos))
     cache_arg = cache_argument(model)
