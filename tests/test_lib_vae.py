@@ -408,6 +408,10 @@ def test_classifier_learns_real_digits(digits):
     (dict(policies=("keep",)), r"policies='keep' .*'replace'"),
     (dict(samples=0), r"samples=0 .*>= 1"),
     (dict(eval_samples=1), r"eval_samples=1 .*>= 2"),
+    (dict(synthetic_pixels="binary"),
+     r"synthetic_pixels='binary' is not allowed: it must be one of 'means', 'samples'"),
+    (dict(synthetic_pixels=()), r"synthetic_pixels=\(\) is not allowed: name at least one of 'means', 'samples'"),
+    (dict(synthetic_pixels=("samples", "samples")), r"synthetic_pixels=\('samples', 'samples'\) .*once"),
 ])
 def test_bad_settings_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -430,9 +434,14 @@ def test_profiles_follow_the_specification():
     for cfg in (quick, cpu, gpu, paper):
         assert cfg.synthetic == ("fresh", "fixed")  # the paper's scheme first, the fixed set beside it
         assert set(cfg.policies) == {"replace", "mix"} and cfg.real_fraction == 0.1
+        assert cfg.synthetic_pixels[0] == "means"  # the paper's decoder means are the main run everywhere
+    assert quick.synthetic_pixels == cpu.synthetic_pixels == ("means", "samples")
     assert load("vae", "quick", {"chains": 5}).chains == 5
     assert load("vae", "cpu", {"synthetic": "fixed"}).synthetic == ("fixed",)
-    assert [cpu.run_name(*r) for r in cpu.runs] == ["replace", "mix", "replace-fixed", "mix-fixed"]
+    assert load("vae", "cpu", {"synthetic_pixels": "samples"}).synthetic_pixels == ("samples",)
+    assert [cpu.run_name(*r) for r in cpu.runs] == ["replace", "mix", "replace-fixed", "mix-fixed", "replace-samples",
+                                                    "replace-fixed-samples"]
+    assert [cpu.run_name(*r) for r in gpu.runs] == ["replace", "mix", "replace-fixed", "mix-fixed"]
 
 
 def test_the_cpu_path_at_toy_size(tmp_path):
@@ -443,16 +452,27 @@ def test_the_cpu_path_at_toy_size(tmp_path):
                                   classifier_epochs=1, classifier_hidden=16, batch_size=32))
     assert mnist.side == 28
     res = chapter.run(cfg, Run(root=tmp_path))
-    assert list(res.policies) == ["replace", "mix", "replace-fixed", "mix-fixed"]
-    assert [p.synthetic for p in res.policies.values()] == ["fresh", "fresh", "fixed", "fixed"]
+    assert list(res.policies) == ["replace", "mix", "replace-fixed", "mix-fixed", "replace-samples",
+                                  "replace-fixed-samples"]
+    assert [p.synthetic for p in res.policies.values()] == ["fresh", "fresh", "fixed", "fixed", "fresh", "fixed"]
+    assert [p.pixels for p in res.policies.values()] == ["means"] * 4 + ["samples"] * 2
+    assert list(res.main_runs) == ["replace", "mix", "replace-fixed", "mix-fixed"]
+    assert res.by_policy["replace"]["fresh"] is res.policies["replace"]  # the runs on means, not on drawn pixels
+    assert res.by_pixels == {"fresh": {"means": res.policies["replace"], "samples": res.policies["replace-samples"]},
+                             "fixed": {"means": res.policies["replace-fixed"],
+                                       "samples": res.policies["replace-fixed-samples"]}}
     for p in res.policies.values():
         assert p.spread.shape == (2, cfg.chains) and p.grids.shape == (2, 4, 784)
     first = {p.spread[0].tobytes() for p in res.policies.values()}
     assert len(first) == 1  # one generation 0 for every run
     out = chapter.summary(res)
     assert {c["statement"] for c in out["claims"]} == {c.statement for c in chapter.claims(res).values()}
-    assert sorted(d.name.split("-")[0] for d in (tmp_path / "vae").iterdir()) == ["generation0", "mix", "mix", "replace",
-                                                                         "replace"]
+    assert {k for k in chapter.claims(res) if k.startswith("pixels_")} == {
+        "pixels_variance_fresh", "pixels_variance_fixed", "pixels_collapse_fresh", "pixels_collapse_fixed",
+        "pixels_dropped_share", "pixels_total_variance", "pixels_pace"}
+    assert sorted(d.name.rsplit("-", 1)[0] for d in (tmp_path / "vae").iterdir()) == [
+        "generation0", "mix-fixed", "mix-fresh", "replace-fixed", "replace-fixed-samples", "replace-fresh",
+        "replace-fresh-samples"]
 
 
 def _result(spreads: dict, classes: dict) -> chapter.Result:
@@ -640,3 +660,193 @@ def test_dropped_variance_check():
     assert check_dropped_variance(round(share, 3), grey)
     with pytest.raises(AnswerError, match="percentage"):
         check_dropped_variance(100 * share, grey)
+
+
+# ------------------------------------------------------- decoder means or drawn pixels
+def test_drawn_pixels_are_bernoulli_draws_of_the_means():
+    """draw_pixels: one call on the stream, 0 or 255, never white where the mean is 0 nor
+    black where it is 1, and white at rate p (within 5 binomial standard errors, a chance
+    of 6e-7 to fail by chance)."""
+    from collapse_lib.families.vae_pixels import draw_pixels
+
+    means = np.array([[0, 255, 77]], np.uint8).repeat(100_000, 0)
+    rng, twin = np.random.default_rng(1), np.random.default_rng(1)
+    x = draw_pixels(means, rng)
+    assert x.dtype == np.uint8 and set(np.unique(x)) == {0, 255}
+    np.testing.assert_array_equal(x, np.where(twin.random(means.shape, dtype=np.float32) < means / 255.0, 255, 0))
+    assert rng.random() == twin.random()
+    assert (x[:, 0] == 0).all() and (x[:, 1] == 255).all()
+    p = 77 / 255
+    assert abs((x[:, 2] == 255).mean() - p) < 5 * math.sqrt(p * (1 - p) / len(x))
+
+
+def test_sampled_decoder_draws_pixels_of_the_decoders_means():
+    from collapse_lib.families.vae_pixels import SampledDecoder, pixel_seed
+
+    torch.manual_seed(0)
+    model = MLPVAE(pixels=16, hidden=8, latent=2).eval()
+    z = torch.randn(4000, 2)
+    with torch.no_grad():
+        p = model.decode(z)
+        a, b = SampledDecoder(model, pixel_seed(3)).decode(z), SampledDecoder(model, pixel_seed(3)).decode(z)
+    torch.testing.assert_close(a, b)  # seeded
+    assert set(torch.unique(a).tolist()) == {0.0, 1.0}
+    se = math.sqrt(float((p * (1 - p)).sum())) / a.numel()  # of the mean over all drawn pixels
+    assert abs(float(a.mean() - p.mean())) < 5 * se
+    assert pixel_seed(3) != pixel_seed(4) and pixel_seed(3) != 3
+
+
+def test_fixed_scheme_on_drawn_pixels_draws_from_the_decoder_means(digits):
+    fam = VAEFamily(**TINY, synthetic="fixed", synthetic_pixels="samples")
+    params = fam.fit(fam.summarize(digits.train_images[None, :40].repeat(2, 0)))
+    rng, twin = np.random.default_rng(5), np.random.default_rng(5)
+    s = fam.sample(params, 7, rng)
+    from collapse_lib.families.vae_pixels import draw_pixels
+
+    means = fam.decode(params, twin.standard_normal((2, 7, fam.latent)))
+    np.testing.assert_array_equal(s.images, draw_pixels(means, twin))
+    assert set(np.unique(s.images)) <= {0, 255}
+    with pytest.raises(ValueError, match=r"synthetic_pixels='grey' .*'means', 'samples'"):
+        VAEFamily(synthetic_pixels="grey")
+
+
+def test_fresh_scheme_on_drawn_pixels_decodes_the_same_latents(digits, monkeypatch):
+    """Under the fresh scheme the two settings decode the same latents for every batch
+    (the same initial weights and shuffles too): drawn pixels are 0 or 1, the means are
+    grey, and the drawn pixels average to the means (within 5 standard errors of their
+    Bernoulli noise, plus the 8-bit rounding of the means, at most 0.5/255)."""
+    out = []
+    real_decode = vae_models.decode_8bit
+
+    def record(model, z):
+        x = real_decode(model, z)
+        out.append((z.clone(), x.clone()))
+        return x
+
+    monkeypatch.setattr(vae_models, "decode_8bit", record)
+    means_fam = VAEFamily(**{**TINY, "batch_size": 16}, synthetic="fresh")
+    params = means_fam.fit(means_fam.summarize(digits.train_images[None, :48].repeat(2, 0)))
+    stream = means_fam.sample(params, 40, np.random.default_rng(0))
+    out.clear()
+    on_means = means_fam.fit(stream)
+    means = list(out)
+    out.clear()
+    on_draws = VAEFamily(**{**TINY, "batch_size": 16}, synthetic="fresh", synthetic_pixels="samples").fit(stream)
+    draws = list(out)
+    assert len(means) == len(draws) == 2 * 2 * math.ceil(40 / 16)
+    for (z1, _), (z2, _) in zip(means, draws):
+        torch.testing.assert_close(z1, z2, rtol=0, atol=0)
+    p = torch.cat([x for _, x in means])
+    x = torch.cat([x for _, x in draws])
+    assert set(torch.unique(x).tolist()) == {0.0, 1.0} and len(torch.unique(p)) > 2
+    se = math.sqrt(float((p * (1 - p)).sum())) / x.numel()
+    assert abs(float(x.mean() - p.mean())) < 5 * se + 0.5 / 255
+    assert not np.array_equal(on_means.weights, on_draws.weights)
+
+
+def test_pixel_variance_is_the_law_of_total_variance():
+    """For a model that draws one of two mean images with equal chance, the variance of a
+    drawn pixel is m(1 - m), m = (p1 + p2)/2; kept + dropped gives it exactly (to rounding),
+    and black-and-white or constant grey images put everything in one part."""
+    p = np.array([[0.1, 0.9, 0.5, 0.0], [0.7, 0.2, 0.5, 1.0]])
+    parts = chapter.pixel_variance(p)
+    m = p.mean(0)
+    assert parts.total == pytest.approx(float((m * (1 - m)).sum()), rel=1e-12)
+    assert parts.dropped_share == pytest.approx(parts.dropped / (parts.kept + parts.dropped))
+    bw = chapter.pixel_variance(np.array([[0, 255], [255, 0]], np.uint8))
+    assert (bw.kept, bw.dropped) == (0.5, 0.0)
+    grey = chapter.pixel_variance(np.full((3, 4), 0.5))
+    assert (grey.kept, grey.dropped, grey.dropped_share) == (0.0, 1.0, 1.0)
+    x = np.array([[0, 255], [255, 255], [0, 0]], np.uint8)
+    var, se = chapter.total_variance(x)
+    assert var == pytest.approx(chapter.pixel_variance(x).kept, rel=1e-12)
+    d = ((x / 255.0 - (x / 255.0).mean(0)) ** 2).sum(1)
+    assert se == pytest.approx(d.std(ddof=1) / math.sqrt(3))
+
+
+def test_measure_on_drawn_pixels(digits):
+    """The measured images are the decoder means whatever the pixels (the same spread);
+    the variance of the next generation's images is the means' own on means, and that of
+    their drawn pixels otherwise, which the law of total variance predicts within 4
+    standard errors."""
+    cfg = tiny_config(generations=2, synthetic="fixed", synthetic_pixels=("means", "samples"), eval_samples=200)
+    h = chapter.train_generations(cfg, digits, "replace", pixels="samples")
+    clf = DigitClassifier(64, 16, 2).fit(digits.train_images, digits.train_labels)
+    on_means = chapter.measure(cfg, digits, h, clf, "replace", pixels="means")
+    on_draws = chapter.measure(cfg, digits, h, clf, "replace", pixels="samples")
+    assert on_draws.pixels == "samples" and on_draws.eval_images == 200
+    np.testing.assert_array_equal(on_means.spread, on_draws.spread)
+    np.testing.assert_array_equal(on_means.kept, on_draws.kept)
+    np.testing.assert_allclose(on_means.train_variance[..., 0], on_means.kept, rtol=1e-9)
+    expected = on_draws.kept + (1 - 1 / 200) * on_draws.dropped
+    assert (np.abs(on_draws.train_variance[..., 0] - expected) < 4 * on_draws.train_variance[..., 1]).all()
+    assert (on_draws.train_variance[..., 0] > on_means.train_variance[..., 0]).all()
+
+
+def _pixel_result(spread_means, spread_draws, var_means=1.0, var_draws=80.0, law_shift=0.0,
+                  greyer=True) -> chapter.Result:
+    """A result with replace on means and on drawn pixels under both schemes: spreads
+    (schemes, G+1, chains), pixel variances of the next generation's images, the drawn
+    pixels' variance off the law of total variance by ``law_shift`` standard errors, and
+    a Bernoulli term that grows as the spread falls (``greyer``) or falls faster than the kept part."""
+    res = chapter.Result("toy", 8, 1.0, np.ones(2), np.full(10, 0.1), np.zeros((4, 64), np.uint8))
+    for name, scheme, pixels, sp in (("replace", "fresh", "means", spread_means[0]),
+                                     ("replace-fixed", "fixed", "means", spread_means[1]),
+                                     ("replace-samples", "fresh", "samples", spread_draws[0]),
+                                     ("replace-fixed-samples", "fixed", "samples", spread_draws[1])):
+        sp = np.asarray(sp, float)
+        kept = 10.0 * sp ** 2
+        dropped = var_draws - kept if greyer else kept ** 2
+        if pixels == "means":
+            train = np.stack([np.full_like(sp, var_means), np.full_like(sp, 0.1)], -1)
+        else:
+            train = np.stack([kept + (1 - 1 / 100) * dropped + law_shift, np.ones_like(sp)], -1)
+        shares = np.full(sp.shape + (10,), 0.1)
+        res.policies[name] = chapter.VAERun("replace", sp, shares, np.zeros_like(sp), np.zeros((len(sp), 4, 64)),
+                                            synthetic=scheme, pixels=pixels, kept=kept, dropped=dropped,
+                                            train_variance=train, eval_images=100)
+    return res
+
+
+def test_pixel_comparison_is_a_paired_t_test():
+    from scipy import stats
+
+    means = np.array([[[1.0, 1.0], [0.6, 0.5]], [[1.0, 1.0], [0.7, 0.6]]])
+    draws = np.array([[[1.0, 1.0], [0.62, 0.49]], [[1.0, 1.0], [0.66, 0.63]]])
+    cmp = _pixel_result(means, draws).pixel_comparison
+    d = np.log(draws[:, -1] / means[:, -1])
+    np.testing.assert_allclose(cmp.log_ratio, d)
+    test = stats.ttest_1samp(d.ravel(), 0.0)
+    assert cmp.t == pytest.approx(test.statistic) and cmp.p_value == pytest.approx(test.pvalue)
+    assert cmp.critical == pytest.approx(stats.t.ppf(0.975, 3)) and cmp.pairs == 4
+    assert cmp.schemes == ("fresh", "fixed") and cmp.policy == "replace"
+    # without runs on drawn pixels there is nothing to compare, and no claim about it
+    plain = _result({"replace": [1.0, 0.8, 0.7]}, {"replace": [10, 5, 2]})
+    assert plain.pixel_comparison is None and not any(k.startswith("pixels_") for k in chapter.claims(plain))
+
+
+def test_pixel_table_prints_every_generation_or_says_why_not():
+    from collapse_lib.experiments.vae_draws import pixel_table
+
+    means = np.array([[[1.0, 1.0], [0.6, 0.5]], [[1.0, 1.0], [0.7, 0.6]]])
+    text = pixel_table(_pixel_result(means, means * 1.01))
+    assert text.count("scheme (mean, min-max over 2 chains)") == 2 and "t = " in text and "over 4 pairs" in text
+    assert len([line for line in text.splitlines() if line.strip().startswith(("0 |", "1 |"))]) == 4
+    plain = _result({"replace": [1.0, 0.8, 0.7]}, {"replace": [10, 5, 2]})
+    assert pixel_table(plain).startswith("no run on drawn pixels")
+
+
+def test_pixel_claims_follow_the_numbers():
+    means = np.array([[[1.0, 1.0], [0.6, 0.5], [0.5, 0.45]], [[1.0, 1.0], [0.7, 0.6], [0.6, 0.5]]])
+    near = means * np.array([[[1.0, 1.0], [1.02, 0.97], [1.03, 0.96]],  # generation 0 shared; later within noise
+                             [[1.0, 1.0], [0.99, 1.04], [1.02, 0.99]]])
+    good = {k: c for k, c in chapter.claims(_pixel_result(means, near)).items() if k.startswith("pixels_")}
+    assert len(good) == 7 and all(c.holds for c in good.values()), good
+    # drawn pixels that keep far more spread in every pair, carry less variance than the means, no
+    # longer collapse, and miss the law of total variance: every claim fails
+    flat = np.ones_like(means) * np.array([1.0, 1.0, 1.001])[None, :, None]
+    flat[:, -1] *= np.array([1.0, 1.01])
+    bad = chapter.claims(_pixel_result(means, flat, var_means=200.0, law_shift=10.0, greyer=False))
+    failed = [k for k, c in bad.items() if k.startswith("pixels_") and not c.holds]
+    assert sorted(failed) == ["pixels_collapse_fixed", "pixels_collapse_fresh", "pixels_dropped_share", "pixels_pace",
+                              "pixels_total_variance", "pixels_variance_fixed", "pixels_variance_fresh"]

