@@ -11,7 +11,9 @@ many thousand tokens per second. On CUDA the forward passes run under autocast.
 """
 from __future__ import annotations
 
+import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,21 @@ def check_generation_settings(*, num_beams, max_new_tokens, repetition_penalty, 
     check_int("max_new_tokens", max_new_tokens, minimum=1)
     check_positive("repetition_penalty", repetition_penalty)
     check_int("batch_size", batch_size, minimum=1)
+
+
+@contextmanager
+def _mask_given():
+    """Silence transformers' warning that no attention mask was passed, for a call that passes
+    one: its ``generate`` (5.x) drops the all-ones mask it is given before the first forward
+    pass, and a model whose padding token is its end-of-text token then warns about blocks
+    that start or end with that token, which here are real document boundaries, not padding."""
+    log = logging.getLogger("transformers.modeling_utils")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def check_prompts(model, blocks, new_tokens: int, what: str) -> np.ndarray:
@@ -109,7 +126,7 @@ def generate_continuations(model, blocks, *, num_beams: int = 5, max_new_tokens:
     batches = range(0, n, batch_size)
     for i in bar(batches, total=len(batches), desc=desc, enabled=progress):
         ids = torch.as_tensor(blocks[i:i + batch_size], dtype=torch.long, device=dev)
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype, enabled=use_amp):
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype, enabled=use_amp), _mask_given():
             seqs = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=num_beams,
                                   max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
                                   repetition_penalty=float(repetition_penalty), length_penalty=1.0,
