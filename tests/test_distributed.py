@@ -256,11 +256,13 @@ def test_torchrun_with_two_processes_gives_the_numbers_of_one(tmp_path):
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two"))
     assert set(a["regimes"]) == set(b["regimes"]) == {"replace", "mix"}
-    for r in a["regimes"]:
-        for key in ("test_ppl_by_chain", "data_ppl_median", "worse_by"):
-            assert a["regimes"][r][key] == b["regimes"][r][key], (r, key)
-    # each regime ran (and was stored) in its own process
-    assert len(list((tmp_path / "c2" / "runs" / "lm").glob("*/gen_000001.npz"))) == 2
+    assert set(a["variants"]) == set(b["variants"]) == {"replace-start=base", "replace-decoding=sample"}
+    for part in ("regimes", "variants"):
+        for r in a[part]:
+            for key in ("test_ppl_by_chain", "data_ppl_median", "worse_by"):
+                assert a[part][r][key] == b[part][r][key], (r, key)
+    # each loop (two regimes, two comparisons) ran (and was stored) in one process
+    assert len(list((tmp_path / "c2" / "runs" / "lm").glob("*/gen_000001.npz"))) == 4
     assert (tmp_path / "two" / "figures" / "test_perplexity.png").exists()
     assert a["regimes"]["replace"]["ranks"] == b["regimes"]["replace"]["ranks"] == 1
 
@@ -284,7 +286,8 @@ def test_torchrun_with_two_processes_gives_the_numbers_of_one(tmp_path):
     shutil.copytree(tmp_path / "c1", tmp_path / "c3", ignore=shutil.ignore_patterns("runs"))
     split = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=3",
                             "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "collapse_lib", "run",
-                            "lm", "--profile", "quick", "--set", "regimes=replace", "--out", str(tmp_path / "split")],
+                            "lm", "--profile", "quick", "--set", "regimes=replace", "--set", "start=generation0", "--set",
+                            "decoding=beam", "--out", str(tmp_path / "split")],
                            env={**env, "COLLAPSE_CACHE": str(tmp_path / "c3")}, cwd=ROOT, capture_output=True,
                            text=True, timeout=600)
     assert split.returncode == 0, split.stderr[-3000:]

@@ -26,7 +26,8 @@ def test_cpu_profile_is_offline_and_selectable(monkeypatch):
     assert profiles.OFFLINE_PROFILES == ("quick", "cpu") and "cpu" in profiles.PROFILES
     monkeypatch.setenv("COLLAPSE_PROFILE", "CPU")
     assert profiles.resolve_profile() == "cpu"
-    assert "the cpu profile runs the papers' settings" in profiles.banner() or "CUDA GPU" in profiles.banner()
+    assert "the cpu profile runs a reduced version of each paper's experiment" in profiles.banner() or \
+        "CUDA GPU" in profiles.banner()
     from collapse_lib import load, protocol
 
     gmm = protocol.module("gmm")

@@ -153,7 +153,7 @@ def require_reachable(what: str, url: str, timeout: float, offline_alternative: 
     seconds when ``url`` does not answer. ``what`` names what was wanted and
     ``offline_alternative`` what the ``quick`` profile runs on instead."""
     quick = (f"the offline 'quick' profile runs on {offline_alternative} (COLLAPSE_PROFILE=quick; "
-             "COLLAPSE_PROFILE=cpu runs the same data offline at the papers' settings where a CPU reaches them)")
+             "COLLAPSE_PROFILE=cpu runs the same data offline, in larger reduced versions of the papers' experiments)")
     if _offline_requested():
         raise OfflineError(f"{what} could not be fetched: offline mode is set (COLLAPSE_OFFLINE or HF_HUB_OFFLINE) "
                            f"and it is not in the cache; {quick}")
