@@ -5,7 +5,7 @@
 - ``cpu``: CPU-only and offline, for a reader with a laptop and the profile the website is
   built with: a reduced version of each paper's experiment, as large as two CPU cores run in
   minutes (the authors' own settings where they fit, as in the mixture recursion); the whole
-  book executes in about 19 minutes on two cores.
+  book executes in about 30 minutes on two cores.
 - ``gpu``: the default when CUDA is present; each chapter fits a free Colab T4 session.
 - ``paper``: the settings of the papers, for a data-center GPU.
 
@@ -70,7 +70,7 @@ def banner(profile: str | None = None) -> str:
     if not cuda_available():
         size = {"quick": "the quick profile keeps every experiment small (seconds to a minute a chapter)",
                 "cpu": ("the cpu profile runs a reduced version of each paper's experiment, the authors' own "
-                        "settings where a CPU reaches them (the whole book in about 19 minutes on two cores)")}.get(
+                        "settings where a CPU reaches them (the whole book in about 30 minutes on two cores)")}.get(
             name, f"the {name} profile is sized for a GPU and will be slow here")
         line += (f"\nNo GPU found, so this runs on the CPU: {size}. For the gpu profile, use a GPU "
                  "machine (on Colab: Runtime > Change runtime type > GPU).")
