@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .lm_loop import chain_range, change_summary, describe_change
+
 if TYPE_CHECKING:
     from ..claims import Claim
     from .lm import Result
@@ -49,8 +51,7 @@ def summary(res: Result) -> dict:
         k: list(v) if isinstance(v, tuple) else v for k, v in PAPER.items()}, "regimes": {}}
     out["regimes"] = {name: _run_summary(r) for name, r in res.regimes.items()}
     out["variants"] = {name: _run_summary(r) for name, r in res.variants.items()}
-    out["versus_main"] = {name: {"mean_log_change": m, "se": se, "by_chain": d.tolist()}
-                          for name, (m, se, d) in res.versus_main.items()}
+    out["versus_main"] = {name: change_summary(c) for name, c in res.versus_main.items()}
     out["claims"] = [c.as_dict() for c in claims(res).values()]
     return out
 
@@ -89,11 +90,6 @@ PAPER_CLAIMS = ("paper_replace_size", "paper_below_base", "paper_mix_minor", "pa
                 "tail_grows_from_first_synthetic")
 
 
-def _rng(v) -> str:
-    v = np.asarray(v, float)
-    return f"{np.mean(v):.1f} ({np.min(v):.1f}-{np.max(v):.1f})"
-
-
 def _rel(v) -> str:
     v = 100 * np.asarray(v, float)
     return f"{np.mean(v):+.0f} % ({np.min(v):+.0f} to {np.max(v):+.0f} %)"
@@ -120,7 +116,7 @@ def claims(res: Result) -> dict[str, Claim]:
         "model's zero-shot perplexity, in every chain of every regime",
         all((v < z).all() for v in g0.values()),
         f"zero-shot {z:.1f}; generation 0 " + ", ".join(
-            f"{res.regimes[n].label} {_rng(v)} ({_pct(z, v.mean())})" for n, v in g0.items()))
+            f"{res.regimes[n].label} {chain_range(v)} ({_pct(z, v.mean())})" for n, v in g0.items()))
     rep, mix = res.regimes.get("replace"), res.regimes.get("mix")
     if rep is None or rep.test_ppl.shape[0] <= 1:
         return out
@@ -170,7 +166,7 @@ def claims(res: Result) -> dict[str, Claim]:
             "The first synthetic generation costs both regimes: generation 1's test perplexity is above "
             "generation 0's in every chain, with and without original data",
             all((r.test_ppl[1] > r.test_ppl[0]).all() for r in (rep, mix)),
-            "; ".join(f"{r.label}: {_rng(r.test_ppl[0])} -> {_rng(r.test_ppl[1])}" for r in (rep, mix)))
+            "; ".join(f"{r.label}: {chain_range(r.test_ppl[0])} -> {chain_range(r.test_ppl[1])}" for r in (rep, mix)))
     med = [float(m) for m in rep.data_ppl_median]
     out["data_pile_up_low"] = claim(
         "Without original data, every later generation's training data pile up at lower perplexity under "
@@ -189,12 +185,6 @@ def claims(res: Result) -> dict[str, Claim]:
             p99[-1] > p99[1], f"generation 1 {p99[1]:.1f}, generation {len(p99) - 1} {p99[-1]:.1f}")
     out.update(variant_claims(res))
     return out
-
-
-def _change(change) -> str:
-    mean, se, d = change
-    return (f"last generation {100 * np.expm1(mean):+.0f} % (log change {mean:+.3f} +- {se:.3f} s.e. over "
-            f"{d.size} chains; by chain " + ", ".join(f"{100 * np.expm1(x):+.0f} %" for x in d) + ")")
 
 
 def variant_claims(res: Result) -> dict[str, Claim]:
@@ -219,8 +209,8 @@ def variant_claims(res: Result) -> dict[str, Claim]:
                 f"lower test perplexity at generation {G} than starting every generation from the base model: lower in "
                 "every chain, by more than two standard errors of the paired difference",
                 beyond_noise(change, +1 if paper_first else -1),
-                f"{START_LABELS[v.loop.start]}: {_rng(v.test_ppl[-1])} against {_rng(rep.test_ppl[-1])}; "
-                + _change(change))
+                f"{START_LABELS[v.loop.start]}: {chain_range(v.test_ppl[-1])} against {chain_range(rep.test_ppl[-1])}; "
+                + describe_change(change, "last generation "))
         if v.loop.decoding != rep.loop.decoding and "sample_rises_less" not in out:
             sample_is_variant = v.loop.decoding == "sample"
             samp, beam = (v, rep) if sample_is_variant else (rep, v)
@@ -229,8 +219,8 @@ def variant_claims(res: Result) -> dict[str, Claim]:
                 f"test perplexity rise less: lower at generation {G} in every chain, by more than two standard errors "
                 "of the paired difference",
                 beyond_noise(change, -1 if sample_is_variant else +1),
-                f"sampled {_rng(samp.test_ppl[-1])}, beam {_rng(beam.test_ppl[-1])}; generation 0 "
-                f"{_rng(rep.test_ppl[0])}; " + _change(change))
+                f"sampled {chain_range(samp.test_ppl[-1])}, beam {chain_range(beam.test_ppl[-1])}; generation 0 "
+                f"{chain_range(rep.test_ppl[0])}; " + describe_change(change, "last generation "))
             mb, ms = beam.data_ppl_median, samp.data_ppl_median
             out["beam_keeps_mode"] = claim(
                 "Beam search keeps the mode: at every later generation the median block of beam-search data is more "

@@ -212,3 +212,23 @@ def beyond_noise(change: tuple[float, float, np.ndarray], sign: int) -> bool:
     its mean is more than two standard errors from zero."""
     mean, se, d = change
     return bool(np.all(np.sign(d) == sign) and np.isfinite(se) and abs(mean) > 2 * se)
+
+
+def describe_change(change: tuple[float, float, np.ndarray], lead: str = "") -> str:
+    """A :func:`paired_log_change` as the claims print it: the mean as a relative change
+    (after ``lead``), the log change with its standard error, and the change of every chain."""
+    mean, se, d = change
+    return (f"{lead}{100 * np.expm1(mean):+.0f} % (log change {mean:+.3f} +- {se:.3f} s.e. over {d.size} chains; "
+            "by chain " + ", ".join(f"{100 * np.expm1(x):+.0f} %" for x in d) + ")")
+
+
+def change_summary(change: tuple[float, float, np.ndarray]) -> dict:
+    """A :func:`paired_log_change`, JSON-ready."""
+    mean, se, d = change
+    return {"mean_log_change": mean, "se": se, "by_chain": d.tolist()}
+
+
+def chain_range(values) -> str:
+    """Values over chains as "mean (min-max)"."""
+    v = np.asarray(values, float)
+    return f"{v.mean():.1f} ({v.min():.1f}-{v.max():.1f})"

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import protocol
 from ..families.lm import SELECTIONS
-from .lm_loop import SELECTION_LABELS, Loop, RegimeResult, paired_log_change
+from .lm_loop import SELECTION_LABELS, Loop, RegimeResult, change_summary, paired_log_change
 
 #: The selections of the chapter, the paper's (no selection: the best beam) first.
 NEURAL_SELECTIONS = SELECTIONS
@@ -82,19 +82,7 @@ def neural_summary(res: NeuralResult) -> dict:
     return {"data": res.data, "model": res.model, "zero_shot_ppl": res.zero_shot_ppl,
             "test_ppl_by_chain": {s: r.test_ppl.tolist() for s, r in res.runs.items()},
             "data_ppl_median": {s: r.data_ppl_median.tolist() for s, r in res.runs.items()},
-            "versus_top": {s: {"mean_log_change": m, "se": se, "by_chain": d.tolist()}
-                           for s, (m, se, d) in res.versus_top.items()}}
-
-
-def _rng(v) -> str:
-    v = np.asarray(v, float)
-    return f"{v.mean():.1f} ({v.min():.1f}-{v.max():.1f})"
-
-
-def _change(change) -> str:
-    mean, se, d = change
-    return (f"{100 * np.expm1(mean):+.0f} % against the best beam (log change {mean:+.3f} +- {se:.3f} s.e. over "
-            f"{d.size} chains; by chain " + ", ".join(f"{100 * np.expm1(x):+.0f} %" for x in d) + ")")
+            "versus_top": {s: change_summary(c) for s, c in res.versus_top.items()}}
 
 
 def neural_claims(res: NeuralResult):
@@ -103,7 +91,7 @@ def neural_claims(res: NeuralResult):
     ``verifier_beats_top``, ``random_beats_top``) are shown holding or not: two chains give a
     rough standard error."""
     from ..claims import claim
-    from .lm_loop import beyond_noise
+    from .lm_loop import beyond_noise, chain_range, describe_change
 
     out = {}
     if not res.runs or next(iter(res.runs.values())).test_ppl.shape[0] <= 1:
@@ -113,7 +101,7 @@ def neural_claims(res: NeuralResult):
         "Without original data the test perplexity rises under every selection: the last generation's is above "
         "generation 0's in every chain",
         all((r.test_ppl[-1] > r.test_ppl[0]).all() for r in res.runs.values()),
-        "; ".join(f"{s}: {_rng(r.test_ppl[0])} -> {_rng(r.test_ppl[-1])}" for s, r in res.runs.items()))
+        "; ".join(f"{s}: {chain_range(r.test_ppl[0])} -> {chain_range(r.test_ppl[-1])}" for s, r in res.runs.items()))
     vs = res.versus_top
     if "self" in vs:
         out["paper_self_weak"] = claim(
@@ -121,15 +109,15 @@ def neural_claims(res: NeuralResult):
             f"{PAPER_SELECTION['own_perplexity']} % correct, against {PAPER_SELECTION['greedy']} % greedy and "
             f"{PAPER_SELECTION['oracle']} % with an oracle, from a summary, not checked here); here, keeping the beam the generator finds likeliest "
             f"does not lower generation {G}'s test perplexity below the best beam's by more than two standard errors",
-            not beyond_noise(vs["self"], -1), _change(vs["self"]))
+            not beyond_noise(vs["self"], -1), describe_change(vs["self"], "against the best beam: "))
     if "verifier" in vs:
         out["verifier_beats_top"] = claim(
             f"Keeping the beam that generation 0's model (fine-tuned on real text) finds likeliest lowers generation "
             f"{G}'s test perplexity below the best beam's: lower in every chain, by more than two standard errors",
-            beyond_noise(vs["verifier"], -1), _change(vs["verifier"]))
+            beyond_noise(vs["verifier"], -1), describe_change(vs["verifier"], "against the best beam: "))
     if "random" in vs:
         out["random_beats_top"] = claim(
             f"Keeping a random beam lowers generation {G}'s test perplexity below the best beam's: lower in every "
             "chain, by more than two standard errors",
-            beyond_noise(vs["random"], -1), _change(vs["random"]))
+            beyond_noise(vs["random"], -1), describe_change(vs["random"], "against the best beam: "))
     return out
